@@ -57,6 +57,8 @@ PROG_BINS  := $(foreach p,$(PROGRAMS),$(BUILD)/bin/$(p))
 .PHONY: all check unit integration style fuzz-smoke run install asan fuzz \
         clean bench deps
 .DEFAULT_GOAL := all
+# Keep test and fuzz objects: they are intermediate to pattern rules.
+.SECONDARY:
 
 all: $(LIBPOSTERN) $(PROG_BINS) $(UNIT_BINS)
 
