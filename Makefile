@@ -54,11 +54,14 @@ FUZZ_SRCS  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
 PROG_BINS  := $(foreach p,$(PROGRAMS),$(BUILD)/bin/$(p))
 
+# Test and fuzz objects are intermediate to pattern rules; keep them so
+# tests are not recompiled on every make.
+.SECONDARY: $(UNIT_SRCS:%.c=$(BUILD)/obj/%.o) $(UNIT_HELPER_OBJS) \
+            $(FUZZ_SRCS:%.c=$(BUILD)/obj/%.o)
+
 .PHONY: all check unit integration style fuzz-smoke run install asan fuzz \
         clean bench deps
 .DEFAULT_GOAL := all
-# Keep test and fuzz objects: they are intermediate to pattern rules.
-.SECONDARY:
 
 all: $(LIBPOSTERN) $(PROG_BINS) $(UNIT_BINS)
 
