@@ -118,11 +118,11 @@ FUZZ_MAKE   = $(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=clang \
               SANFLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined"
 
 fuzz-smoke:
-	@$(FUZZ_MAKE) fuzz-build
+	+@$(FUZZ_MAKE) fuzz-build
 	@tests/run-fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_SRCS)
 
 fuzz:
-	@$(FUZZ_MAKE) fuzz-build
+	+@$(FUZZ_MAKE) fuzz-build
 	@tests/run-fuzz.sh $(FUZZ_BUILD) $${FUZZ_SECONDS:-60} $(FUZZ_SRCS)
 
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/tests/fuzz/%)

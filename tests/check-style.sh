@@ -39,7 +39,7 @@ fi
 for frag in */build.mk; do
     [ -f "$frag" ] || continue
     for p in $(sed -n 's/^PROGRAMS[[:space:]]*+=[[:space:]]*//p' "$frag"); do
-        if ! ls man/man1/"$p".1 man/man8/"$p".8 >/dev/null 2>&1; then
+        if [ ! -f man/man1/"$p".1 ] && [ ! -f man/man8/"$p".8 ]; then
             echo "style: program $p has no man page (man/man1/$p.1 or man/man8/$p.8)"
             status=1
         fi

@@ -1,0 +1,91 @@
+/*
+ * param_names: the name of every main.cf parameter, as a constant.
+ *
+ * Code never spells a parameter name as a string literal: it uses these
+ * (STYLE rule 7). Each name here has exactly one entry in the parameter
+ * table (param_table.c) and one ".SS" entry in man/man5/postconf.5.
+ * Keep the list sorted within each group.
+ */
+#ifndef POSTERN_PARAM_NAMES_H
+#define POSTERN_PARAM_NAMES_H
+
+/* Identity and installation. */
+#define PARAM_MAIL_NAME                 "mail_name"
+#define PARAM_MAIL_VERSION              "mail_version"
+#define PARAM_COMPATIBILITY_LEVEL       "compatibility_level"
+#define PARAM_CONFIG_DIRECTORY          "config_directory"
+#define PARAM_COMMAND_DIRECTORY         "command_directory"
+#define PARAM_DAEMON_DIRECTORY          "daemon_directory"
+#define PARAM_DATA_DIRECTORY            "data_directory"
+#define PARAM_META_DIRECTORY            "meta_directory"
+#define PARAM_QUEUE_DIRECTORY           "queue_directory"
+
+/* Users and groups. */
+#define PARAM_DEFAULT_PRIVS             "default_privs"
+#define PARAM_MAIL_OWNER                "mail_owner"
+#define PARAM_SETGID_GROUP              "setgid_group"
+
+/* Host and network identity. */
+#define PARAM_INET_INTERFACES           "inet_interfaces"
+#define PARAM_INET_PROTOCOLS            "inet_protocols"
+#define PARAM_MYDESTINATION             "mydestination"
+#define PARAM_MYDOMAIN                  "mydomain"
+#define PARAM_MYHOSTNAME                "myhostname"
+#define PARAM_MYNETWORKS                "mynetworks"
+#define PARAM_MYNETWORKS_STYLE          "mynetworks_style"
+#define PARAM_MYORIGIN                  "myorigin"
+
+/* Logging. */
+#define PARAM_MAILLOG_FILE              "maillog_file"
+#define PARAM_SYSLOG_FACILITY           "syslog_facility"
+#define PARAM_SYSLOG_NAME               "syslog_name"
+
+/* Processes and timeouts. */
+#define PARAM_DAEMON_TIMEOUT            "daemon_timeout"
+#define PARAM_DEFAULT_PROCESS_LIMIT     "default_process_limit"
+#define PARAM_IPC_TIMEOUT               "ipc_timeout"
+#define PARAM_MAX_IDLE                  "max_idle"
+#define PARAM_MAX_USE                   "max_use"
+#define PARAM_SERVICE_THROTTLE_TIME     "service_throttle_time"
+
+/* Message limits. */
+#define PARAM_HEADER_SIZE_LIMIT         "header_size_limit"
+#define PARAM_LINE_LENGTH_LIMIT         "line_length_limit"
+#define PARAM_MESSAGE_SIZE_LIMIT        "message_size_limit"
+
+/* Local delivery and aliases. */
+#define PARAM_ALIAS_DATABASE            "alias_database"
+#define PARAM_ALIAS_MAPS                "alias_maps"
+#define PARAM_DEFAULT_DATABASE_TYPE     "default_database_type"
+#define PARAM_HOME_MAILBOX              "home_mailbox"
+#define PARAM_MAIL_SPOOL_DIRECTORY      "mail_spool_directory"
+#define PARAM_MAILBOX_SIZE_LIMIT        "mailbox_size_limit"
+#define PARAM_RECIPIENT_DELIMITER       "recipient_delimiter"
+
+/* Routing. */
+#define PARAM_DEFAULT_TRANSPORT         "default_transport"
+#define PARAM_LOCAL_TRANSPORT           "local_transport"
+#define PARAM_RELAY_DOMAINS             "relay_domains"
+#define PARAM_RELAY_TRANSPORT           "relay_transport"
+#define PARAM_RELAYHOST                 "relayhost"
+#define PARAM_VIRTUAL_TRANSPORT         "virtual_transport"
+
+/* SMTP server. */
+#define PARAM_SMTPD_BANNER              "smtpd_banner"
+
+/* Queue. */
+#define PARAM_BOUNCE_QUEUE_LIFETIME     "bounce_queue_lifetime"
+#define PARAM_DELAY_WARNING_TIME        "delay_warning_time"
+#define PARAM_ENABLE_LONG_QUEUE_IDS     "enable_long_queue_ids"
+#define PARAM_HASH_QUEUE_DEPTH          "hash_queue_depth"
+#define PARAM_HASH_QUEUE_NAMES          "hash_queue_names"
+#define PARAM_MAXIMAL_BACKOFF_TIME      "maximal_backoff_time"
+#define PARAM_MAXIMAL_QUEUE_LIFETIME    "maximal_queue_lifetime"
+#define PARAM_MINIMAL_BACKOFF_TIME      "minimal_backoff_time"
+#define PARAM_QUEUE_RUN_DELAY           "queue_run_delay"
+
+/* Notification and bounces. */
+#define PARAM_NOTIFY_CLASSES            "notify_classes"
+#define PARAM_SOFT_BOUNCE               "soft_bounce"
+
+#endif

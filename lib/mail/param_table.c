@@ -1,0 +1,455 @@
+/*
+ * param_table: the one table of main.cf parameters, and the functions
+ * that compute dynamic defaults.
+ *
+ * Public functions:
+ *   param_table(&count): the table (count entries), in the order below.
+ *   param_def_find(name): the entry for name, or NULL when the name is not
+ *     in the table.
+ *   param_type_name(type): "string", "boolean", ... for documentation
+ *     and postconf.
+ *
+ * Adding a parameter: add its PARAM_xxx constant to param_names.h, one
+ * line below, and a ".SS name" entry to man/man5/postconf.5 (make check
+ * fails without it). Defaults are written exactly as Postfix writes them
+ * (3.11) where the meaning is the same, so "postconf -d" output compares
+ * line by line; paths and account names are Postern's own.
+ *
+ * Dynamic defaults (computed when first asked for, per configuration):
+ *   myhostname: gethostname(); when that has no dot, the first name with
+ *     a dot that starts with the host name on a line of /etc/hosts naming
+ *     the host (local resolution only: no DNS query that could hang);
+ *     failing that host.$mydomain when mydomain is set, else
+ *     host.localdomain.
+ *   mydomain: $myhostname minus its first label, or "localdomain".
+ *   mynetworks: from mynetworks_style: "host" is 127.0.0.0/8 and [::1]/128
+ *     plus each interface address (/32, /128); "subnet" the interfaces'
+ *     networks; "class" their class A/B/C networks (IPv6: as subnet).
+ *     Only the protocols enabled by inet_protocols are listed; IPv6
+ *     link-local addresses are left out.
+ *
+ * A dynamic-default function that meets a configuration error (a bad
+ * mynetworks_style or inet_protocols, an expansion error) records it with
+ * param_dynamic_error/param_dynamic_bad and returns NULL; param.c turns
+ * that into the usual fatal configuration error once it has unwound.
+ *
+ * SECURITY: /etc/hosts is read with a size limit and parsed defensively;
+ * getifaddrs() data comes from the kernel.
+ * LIMITS: /etc/hosts up to PARAM_HOSTS_MAX bytes; host names up to 255
+ * bytes.
+ */
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "cfg.h"
+#include "htable.h"
+#include "mem.h"
+#include "msg.h"
+#include "param.h"
+#include "param_names.h"
+#include "strbuf.h"
+#include "strutil.h"
+
+#define PARAM_HOSTS_FILE    "/etc/hosts"
+#define PARAM_HOSTS_MAX     (1024 * 1024)
+#define PARAM_MAIL_VERSION_VALUE "0.1"
+
+#define PARAM_MAN           "postconf(5)"
+#define T_MAX               ((long) INT_MAX)    /* seconds */
+#define N_MAX               ((long) INT_MAX)
+#define S_MAX               LONG_MAX            /* bytes */
+
+static char *param_dyn_myhostname(void);
+static char *param_dyn_mydomain(void);
+static char *param_dyn_mynetworks(void);
+
+/* One line per parameter: name, type, default, dynamic, min, max, unit, flags. */
+#define STR(n, d)           {n, PARAM_STR, d, NULL, 0, 0, 0, 0, PARAM_MAN}
+#define RAWSTR(n, d)        {n, PARAM_STR, d, NULL, 0, 0, 0, PARAM_F_RAW, PARAM_MAN}
+#define DYN(n, t, f)        {n, t, NULL, f, 0, 0, 0, 0, PARAM_MAN}
+#define BOOL(n, d)          {n, PARAM_BOOL, d, NULL, 0, 0, 0, 0, PARAM_MAN}
+#define INT(n, d, lo, hi)   {n, PARAM_INT, d, NULL, lo, hi, 0, 0, PARAM_MAN}
+#define TIME(n, d, u, lo)   {n, PARAM_TIME, d, NULL, lo, T_MAX, u, 0, PARAM_MAN}
+#define SIZE(n, d, lo)      {n, PARAM_SIZE, d, NULL, lo, S_MAX, 0, 0, PARAM_MAN}
+#define LIST(n, d)          {n, PARAM_LIST, d, NULL, 0, 0, 0, 0, PARAM_MAN}
+#define MAPS(n, d)          {n, PARAM_MAPS, d, NULL, 0, 0, 0, 0, PARAM_MAN}
+
+static const param_def param_defs[] = {
+    /* Identity and installation. */
+    STR(PARAM_MAIL_NAME, "Postern"),
+    STR(PARAM_MAIL_VERSION, PARAM_MAIL_VERSION_VALUE),
+    STR(PARAM_COMPATIBILITY_LEVEL, "0"),
+    STR(PARAM_CONFIG_DIRECTORY, PARAM_CONFIG_DIR_DEFAULT),
+    STR(PARAM_COMMAND_DIRECTORY, "/usr/sbin"),
+    STR(PARAM_DAEMON_DIRECTORY, "/usr/libexec/postern"),
+    STR(PARAM_DATA_DIRECTORY, "/var/lib/postern"),
+    STR(PARAM_META_DIRECTORY, PARAM_CONFIG_DIR_DEFAULT),
+    STR(PARAM_QUEUE_DIRECTORY, "/var/spool/postern"),
+
+    /* Users and groups. */
+    STR(PARAM_DEFAULT_PRIVS, "nobody"),
+    STR(PARAM_MAIL_OWNER, "postern"),
+    STR(PARAM_SETGID_GROUP, "postdrop"),
+
+    /* Host and network identity. */
+    LIST(PARAM_INET_INTERFACES, "all"),
+    LIST(PARAM_INET_PROTOCOLS, "all"),
+    LIST(PARAM_MYDESTINATION, "$myhostname, localhost.$mydomain, localhost"),
+    DYN(PARAM_MYDOMAIN, PARAM_STR, param_dyn_mydomain),
+    DYN(PARAM_MYHOSTNAME, PARAM_STR, param_dyn_myhostname),
+    DYN(PARAM_MYNETWORKS, PARAM_LIST, param_dyn_mynetworks),
+    STR(PARAM_MYNETWORKS_STYLE, "host"),
+    STR(PARAM_MYORIGIN, "$myhostname"),
+
+    /* Logging. */
+    STR(PARAM_MAILLOG_FILE, ""),
+    STR(PARAM_SYSLOG_FACILITY, "mail"),
+    STR(PARAM_SYSLOG_NAME, "postern"),
+
+    /* Processes and timeouts. */
+    TIME(PARAM_DAEMON_TIMEOUT, "18000s", 's', 1),
+    INT(PARAM_DEFAULT_PROCESS_LIMIT, "100", 1, N_MAX),
+    TIME(PARAM_IPC_TIMEOUT, "3600s", 's', 1),
+    TIME(PARAM_MAX_IDLE, "100s", 's', 1),
+    INT(PARAM_MAX_USE, "100", 1, N_MAX),
+    TIME(PARAM_SERVICE_THROTTLE_TIME, "60s", 's', 1),
+
+    /* Message limits. */
+    SIZE(PARAM_HEADER_SIZE_LIMIT, "102400", 1),
+    INT(PARAM_LINE_LENGTH_LIMIT, "2048", 1, N_MAX),
+    SIZE(PARAM_MESSAGE_SIZE_LIMIT, "10240000", 0),
+
+    /* Local delivery and aliases. */
+    MAPS(PARAM_ALIAS_DATABASE, "$default_database_type:/etc/aliases"),
+    MAPS(PARAM_ALIAS_MAPS, "$default_database_type:/etc/aliases"),
+    STR(PARAM_DEFAULT_DATABASE_TYPE, "hash"),
+    RAWSTR(PARAM_HOME_MAILBOX, ""),
+    STR(PARAM_MAIL_SPOOL_DIRECTORY, "/var/mail"),
+    SIZE(PARAM_MAILBOX_SIZE_LIMIT, "51200000", 0),
+    STR(PARAM_RECIPIENT_DELIMITER, ""),
+
+    /* Routing. */
+    STR(PARAM_DEFAULT_TRANSPORT, "smtp"),
+    STR(PARAM_LOCAL_TRANSPORT, "local:$myhostname"),
+    LIST(PARAM_RELAY_DOMAINS, ""),
+    STR(PARAM_RELAY_TRANSPORT, "relay"),
+    STR(PARAM_RELAYHOST, ""),
+    STR(PARAM_VIRTUAL_TRANSPORT, "virtual"),
+
+    /* SMTP server. */
+    STR(PARAM_SMTPD_BANNER, "$myhostname ESMTP $mail_name"),
+
+    /* Queue. */
+    TIME(PARAM_BOUNCE_QUEUE_LIFETIME, "5d", 'd', 0),
+    TIME(PARAM_DELAY_WARNING_TIME, "0h", 'h', 0),
+    BOOL(PARAM_ENABLE_LONG_QUEUE_IDS, "no"),
+    INT(PARAM_HASH_QUEUE_DEPTH, "1", 1, 16),
+    LIST(PARAM_HASH_QUEUE_NAMES, "deferred, defer"),
+    TIME(PARAM_MAXIMAL_BACKOFF_TIME, "4000s", 's', 1),
+    TIME(PARAM_MAXIMAL_QUEUE_LIFETIME, "5d", 'd', 0),
+    TIME(PARAM_MINIMAL_BACKOFF_TIME, "300s", 's', 1),
+    TIME(PARAM_QUEUE_RUN_DELAY, "300s", 's', 1),
+
+    /* Notification and bounces. */
+    LIST(PARAM_NOTIFY_CLASSES, "resource, software"),
+    BOOL(PARAM_SOFT_BOUNCE, "no"),
+};
+
+/* Name index, built on first use and never changed afterwards. */
+static htable *param_index;
+
+/* param_table: the whole table. */
+const param_def *param_table(size_t *count)
+{
+    if (count)
+        *count = sizeof(param_defs) / sizeof(param_defs[0]);
+    return param_defs;
+}
+
+/* param_def_find: table entry for name, or NULL. */
+const param_def *param_def_find(const char *name)
+{
+    size_t  i;
+
+    if (param_index == NULL) {
+        param_index = htable_new(2 * sizeof(param_defs) / sizeof(param_defs[0]));
+        for (i = 0; i < sizeof(param_defs) / sizeof(param_defs[0]); i++) {
+            if (htable_put(param_index, param_defs[i].name, (void *) &param_defs[i]) != NULL)
+                msg_panic("param_table: duplicate entry %s", param_defs[i].name);
+        }
+    }
+    return htable_find(param_index, name);
+}
+
+/* param_type_name: human name of a type. */
+const char *param_type_name(enum param_type type)
+{
+    switch (type) {
+    case PARAM_STR:
+        return "string";
+    case PARAM_BOOL:
+        return "boolean";
+    case PARAM_INT:
+        return "integer";
+    case PARAM_TIME:
+        return "time";
+    case PARAM_SIZE:
+        return "size";
+    case PARAM_LIST:
+        return "list";
+    case PARAM_MAPS:
+        return "lookup tables";
+    }
+    return "unknown";
+}
+
+/* param_expanded: expanded value of name for a default computation, or
+ * NULL after recording the error (param_dynamic_error). */
+static char *param_expanded(const char *name)
+{
+    strbuf *out = strbuf_new(64);
+    strbuf *err = strbuf_new(64);
+
+    if (param_expand_value(name, out, err) < 0) {
+        param_dynamic_error(strbuf_str(err));
+        strbuf_free(out);
+        strbuf_free(err);
+        return NULL;
+    }
+    strbuf_free(err);
+    return strbuf_detach(out, NULL);
+}
+
+/* param_hosts_canon: FQDN for a short host name from /etc/hosts, or NULL. */
+static char *param_hosts_canon(const char *host)
+{
+    strbuf *buf = strbuf_new(4096);
+    strbuf *err = strbuf_new(64);
+    char   *result = NULL;
+    char   *cursor;
+    char   *line;
+    size_t  hlen = strlen(host);
+
+    if (cfg_read_file(PARAM_HOSTS_FILE, PARAM_HOSTS_MAX, buf, err) != 0
+        || memchr(buf->data, 0, buf->len) != NULL) {
+        strbuf_free(buf);
+        strbuf_free(err);
+        return NULL;
+    }
+    cursor = buf->data;
+    while (result == NULL && (line = str_token(&cursor, "\n")) != NULL) {
+        char   *hash = strchr(line, '#');
+        char   *words[64];
+        size_t  n = 0, i;
+        int     names_host = 0;
+        char   *w;
+
+        if (hash)
+            *hash = 0;
+        while (n < 64 && (w = str_token(&line, " \t\r")) != NULL)
+            words[n++] = w;
+        /* words[0] is the address; the rest are names. */
+        for (i = 1; i < n; i++)
+            if (str_casecmp(words[i], host) == 0)
+                names_host = 1;
+        for (i = 1; names_host && i < n; i++) {
+            if (strlen(words[i]) > hlen && words[i][hlen] == '.' && words[i][hlen + 1]
+                && strncasecmp(words[i], host, hlen) == 0 && strlen(words[i]) < 256) {
+                result = mem_strdup(words[i]);
+                break;
+            }
+        }
+    }
+    strbuf_free(buf);
+    strbuf_free(err);
+    return result;
+}
+
+/* param_dyn_myhostname: this host's fully-qualified name. */
+static char *param_dyn_myhostname(void)
+{
+    char    host[256];
+    char   *canon;
+    char   *domain;
+    char   *result;
+
+    if (gethostname(host, sizeof(host)) < 0 || host[0] == 0)
+        (void) str_copy(host, sizeof(host), "localhost");
+    host[sizeof(host) - 1] = 0;
+    if (strchr(host, '.') != NULL)
+        return mem_strdup(host);
+    if ((canon = param_hosts_canon(host)) != NULL)
+        return canon;
+    if (param_is_set(PARAM_MYDOMAIN)) {
+        if ((domain = param_expanded(PARAM_MYDOMAIN)) == NULL)
+            return NULL;
+    } else {
+        domain = mem_strdup("localdomain");
+    }
+    result = *domain ? str_concat(host, ".", domain, (char *) NULL) : mem_strdup(host);
+    mem_free(domain);
+    return result;
+}
+
+/* param_dyn_mydomain: $myhostname minus its first label. */
+static char *param_dyn_mydomain(void)
+{
+    char   *host = param_expanded(PARAM_MYHOSTNAME);
+    char   *dot;
+    char   *result;
+
+    if (host == NULL)
+        return NULL;
+    dot = strchr(host, '.');
+    result = mem_strdup(dot && dot[1] ? dot + 1 : "localdomain");
+    mem_free(host);
+    return result;
+}
+
+/* param_prefix_len: number of leading one bits in a netmask. */
+static int param_prefix_len(const unsigned char *mask, size_t len)
+{
+    int     bits = 0;
+    size_t  i;
+
+    for (i = 0; i < len; i++) {
+        unsigned char b = mask[i];
+
+        while (b & 0x80) {
+            bits++;
+            b = (unsigned char) (b << 1);
+        }
+        if (mask[i] != 0xff)
+            break;
+    }
+    return bits;
+}
+
+/* param_net_add: append "token" once (seen tracks what is there). */
+static void param_net_add(strbuf *out, htable *seen, const char *token)
+{
+    if (htable_has(seen, token))
+        return;
+    htable_put(seen, token, NULL);
+    if (out->len)
+        strbuf_putc(out, ' ');
+    strbuf_puts(out, token);
+}
+
+/* param_dyn_mynetworks: trusted networks from mynetworks_style. */
+static char *param_dyn_mynetworks(void)
+{
+    char   *style = param_expanded(PARAM_MYNETWORKS_STYLE);
+    char   *protos;
+    char   *cursor;
+    char   *word;
+    strbuf *out;
+    htable *seen;
+    struct ifaddrs *ifa_list = NULL, *ifa;
+    int     want4 = 0, want6 = 0;
+    enum {
+        NET_HOST, NET_SUBNET, NET_CLASS
+    }       kind;
+
+    if (style == NULL)
+        return NULL;
+    if (str_casecmp(style, "host") == 0) {
+        kind = NET_HOST;
+    } else if (str_casecmp(style, "subnet") == 0) {
+        kind = NET_SUBNET;
+    } else if (str_casecmp(style, "class") == 0) {
+        kind = NET_CLASS;
+    } else {
+        mem_free(style);
+        param_dynamic_bad(PARAM_MYNETWORKS_STYLE, "use host, subnet or class");
+        return NULL;
+    }
+    mem_free(style);
+    if ((protos = param_expanded(PARAM_INET_PROTOCOLS)) == NULL)
+        return NULL;
+    cursor = protos;
+    while ((word = str_token(&cursor, ", \t\r\n")) != NULL) {
+        if (str_casecmp(word, "all") == 0) {
+            want4 = want6 = 1;
+        } else if (str_casecmp(word, "ipv4") == 0) {
+            want4 = 1;
+        } else if (str_casecmp(word, "ipv6") == 0) {
+            want6 = 1;
+        } else {
+            mem_free(protos);
+            param_dynamic_bad(PARAM_INET_PROTOCOLS, "use all, ipv4 or ipv6");
+            return NULL;
+        }
+    }
+    mem_free(protos);
+    out = strbuf_new(128);
+    seen = htable_new(16);
+    if (want4)
+        param_net_add(out, seen, "127.0.0.0/8");
+    if (want6)
+        param_net_add(out, seen, "[::1]/128");
+    if (getifaddrs(&ifa_list) < 0) {
+        msg_warn("cannot list network interfaces: %m; mynetworks covers loopback only");
+        ifa_list = NULL;
+    }
+    for (ifa = ifa_list; ifa; ifa = ifa->ifa_next) {
+        char    addr[INET6_ADDRSTRLEN];
+        char    token[INET6_ADDRSTRLEN + 8];
+        int     bits;
+
+        if (ifa->ifa_addr == NULL)
+            continue;
+        if (ifa->ifa_addr->sa_family == AF_INET && want4) {
+            struct in_addr a = ((const struct sockaddr_in *) (const void *) ifa->ifa_addr)->sin_addr;
+            uint32_t h = ntohl(a.s_addr);
+            uint32_t m = 0xffffffffU;
+
+            if ((h >> 24) == 127)
+                continue;                       /* covered by 127.0.0.0/8 */
+            bits = 32;
+            if (kind == NET_SUBNET && ifa->ifa_netmask) {
+                struct in_addr nm = ((const struct sockaddr_in *) (const void *) ifa->ifa_netmask)->sin_addr;
+
+                bits = param_prefix_len((const unsigned char *) &nm.s_addr, 4);
+            } else if (kind == NET_CLASS) {
+                bits = (h >> 31) == 0 ? 8 : (h >> 30) == 2 ? 16 : (h >> 29) == 6 ? 24 : 32;
+            }
+            if (bits < 32)
+                m = bits == 0 ? 0 : 0xffffffffU << (32 - bits);
+            a.s_addr = htonl(h & m);
+            if (inet_ntop(AF_INET, &a, addr, sizeof(addr)) == NULL
+                || str_format(token, sizeof(token), "%s/%d", addr, bits) < 0)
+                continue;
+            param_net_add(out, seen, token);
+        } else if (ifa->ifa_addr->sa_family == AF_INET6 && want6) {
+            struct in6_addr a = ((const struct sockaddr_in6 *) (const void *) ifa->ifa_addr)->sin6_addr;
+            int     k;
+
+            if (IN6_IS_ADDR_LOOPBACK(&a) || IN6_IS_ADDR_LINKLOCAL(&a))
+                continue;
+            bits = 128;
+            if (kind != NET_HOST && ifa->ifa_netmask) {
+                struct in6_addr nm = ((const struct sockaddr_in6 *) (const void *) ifa->ifa_netmask)->sin6_addr;
+
+                bits = param_prefix_len(nm.s6_addr, 16);
+                for (k = 0; k < 16; k++)
+                    a.s6_addr[k] &= nm.s6_addr[k];
+            }
+            if (inet_ntop(AF_INET6, &a, addr, sizeof(addr)) == NULL
+                || str_format(token, sizeof(token), "[%s]/%d", addr, bits) < 0)
+                continue;
+            param_net_add(out, seen, token);
+        }
+    }
+    if (ifa_list)
+        freeifaddrs(ifa_list);
+    htable_free(seen, NULL);
+    return strbuf_detach(out, NULL);
+}
