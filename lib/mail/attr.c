@@ -97,20 +97,6 @@ static int attr_hex_value(unsigned char c)
     return -1;
 }
 
-/* attr_fail: put a message into err (when given); returns -1. */
-static int __attribute__((format(printf, 2, 3))) attr_fail(strbuf *err, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err != NULL) {
-        strbuf_reset(err);
-        va_start(ap, fmt);
-        (void) strbuf_vprintf(err, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
-
 /* attr_name_ok: 1 when name is 1..ATTR_NAME_MAX bytes of [a-z0-9_]. */
 int attr_name_ok(const char *name, size_t len)
 {
@@ -305,23 +291,23 @@ static int attr_parse_line(const char *line, size_t n, int complete,
     unsigned char c;
 
     if (out->count >= limits->max_attrs)
-        return attr_fail(err, "line %zu: more than %zu attributes",
+        return strbuf_setf(err, "line %zu: more than %zu attributes",
                          lineno, limits->max_attrs);
     for (i = 0; i < n && u[i] != '='; i++) {
         if (i >= ATTR_NAME_MAX)
-            return attr_fail(err, "line %zu: attribute name longer than %d bytes",
+            return strbuf_setf(err, "line %zu: attribute name longer than %d bytes",
                              lineno, ATTR_NAME_MAX);
         if (u[i] == '\r')
-            return attr_fail(err, "line %zu: carriage return in attribute name",
+            return strbuf_setf(err, "line %zu: carriage return in attribute name",
                              lineno);
         if (!attr_name_char(u[i]))
-            return attr_fail(err, "line %zu: bad byte 0x%02X in attribute name",
+            return strbuf_setf(err, "line %zu: bad byte 0x%02X in attribute name",
                              lineno, u[i]);
     }
     if (i == n)
-        return complete ? attr_fail(err, "line %zu: no '=' in line", lineno) : 0;
+        return complete ? strbuf_setf(err, "line %zu: no '=' in line", lineno) : 0;
     if (i == 0)
-        return attr_fail(err, "line %zu: empty attribute name", lineno);
+        return strbuf_setf(err, "line %zu: empty attribute name", lineno);
     nlen = i;
     memcpy(name, line, nlen);
     name[nlen] = 0;
@@ -332,7 +318,7 @@ static int attr_parse_line(const char *line, size_t n, int complete,
     for (i = nlen + 1; i < n; vlen++) {
         if (vlen >= limits->max_value) {
             mem_free(value);
-            return attr_fail(err, "line %zu: value of \"%s\" longer than %zu bytes",
+            return strbuf_setf(err, "line %zu: value of \"%s\" longer than %zu bytes",
                              lineno, name, limits->max_value);
         }
         c = u[i];
@@ -342,29 +328,29 @@ static int attr_parse_line(const char *line, size_t n, int complete,
             lo = (i + 2 < n) ? attr_hex_value(u[i + 2]) : 0;
             if (hi < 0 || lo < 0) {
                 mem_free(value);
-                return attr_fail(err, "line %zu: bad escape in value of \"%s\""
+                return strbuf_setf(err, "line %zu: bad escape in value of \"%s\""
                                  " (need %%XX, upper-case hex)", lineno, name);
             }
             if (i + 2 >= n) {
                 if (!complete)
                     return 0;
                 mem_free(value);
-                return attr_fail(err, "line %zu: truncated escape in value of \"%s\"",
+                return strbuf_setf(err, "line %zu: truncated escape in value of \"%s\"",
                                  lineno, name);
             }
             c = (unsigned char) (hi * 16 + lo);
             if (!attr_must_escape(c)) {
                 mem_free(value);
-                return attr_fail(err, "line %zu: needless escape %%%02X in value of \"%s\"",
+                return strbuf_setf(err, "line %zu: needless escape %%%02X in value of \"%s\"",
                                  lineno, c, name);
             }
             i += 3;
         } else if (attr_must_escape(c)) {
             mem_free(value);
             if (c == '\r')
-                return attr_fail(err, "line %zu: carriage return in value of \"%s\"",
+                return strbuf_setf(err, "line %zu: carriage return in value of \"%s\"",
                                  lineno, name);
-            return attr_fail(err, "line %zu: unescaped byte 0x%02X in value of \"%s\"",
+            return strbuf_setf(err, "line %zu: unescaped byte 0x%02X in value of \"%s\"",
                              lineno, c, name);
         } else {
             i++;
@@ -399,7 +385,7 @@ int attr_decode(const char *buf, size_t len, const attr_limits *limits,
         if (nl == NULL) {
             if (avail >= budget) {
                 attr_list_reset(out);
-                return attr_fail(err, "message longer than %zu bytes",
+                return strbuf_setf(err, "message longer than %zu bytes",
                                  limits->max_message);
             }
             if (avail > 0 && attr_parse_line(buf + pos, avail, 0, lineno,
@@ -454,14 +440,14 @@ int attr_read(stream *s, const attr_limits *limits, attr_list *out, strbuf *err)
         lineno++;
         budget = limits->max_message > total ? limits->max_message - total : 0;
         if (budget == 0) {
-            attr_fail(err, "message longer than %zu bytes", limits->max_message);
+            strbuf_setf(err, "message longer than %zu bytes", limits->max_message);
             break;
         }
         max = budget < line_bound ? budget : line_bound;
         switch (stream_get_line(s, line, max)) {
         case STREAM_OK:
             if (line->data[line->len - 1] != '\n') {
-                attr_fail(err, "unexpected end of file in message (line %zu)", lineno);
+                strbuf_setf(err, "unexpected end of file in message (line %zu)", lineno);
                 goto done;
             }
             total += line->len;
@@ -479,22 +465,22 @@ int attr_read(stream *s, const attr_limits *limits, attr_list *out, strbuf *err)
                                 out, err) < 0)
                 goto done;
             if (max == budget)
-                attr_fail(err, "message longer than %zu bytes", limits->max_message);
+                strbuf_setf(err, "message longer than %zu bytes", limits->max_message);
             else
-                attr_fail(err, "line %zu: line longer than %zu bytes", lineno, max);
+                strbuf_setf(err, "line %zu: line longer than %zu bytes", lineno, max);
             goto done;
         case STREAM_EOF:
             if (lineno == 1)
-                attr_fail(err, "end of file before message");
+                strbuf_setf(err, "end of file before message");
             else
-                attr_fail(err, "unexpected end of file in message (line %zu)", lineno);
+                strbuf_setf(err, "unexpected end of file in message (line %zu)", lineno);
             goto done;
         case STREAM_TIMEOUT:
-            attr_fail(err, "timeout while reading message (line %zu)", lineno);
+            strbuf_setf(err, "timeout while reading message (line %zu)", lineno);
             goto done;
         case STREAM_ERROR:
             saved = errno;
-            attr_fail(err, "read error in message (line %zu): %s", lineno,
+            strbuf_setf(err, "read error in message (line %zu): %s", lineno,
                       strerror(saved));
             goto done;
         }
@@ -546,11 +532,11 @@ int attr_scan(const attr_list *list, const attr_spec specs[], int nspecs,
             if (strcmp(specs[k].name, p->name) == 0)
                 break;
         if (k == nspecs) {
-            attr_fail(err, "unknown attribute \"%s\"", p->name);
+            strbuf_setf(err, "unknown attribute \"%s\"", p->name);
             goto done;
         }
         if (seen[k]) {
-            attr_fail(err, "duplicate attribute \"%s\"", p->name);
+            strbuf_setf(err, "duplicate attribute \"%s\"", p->name);
             goto done;
         }
         seen[k] = 1;
@@ -558,7 +544,7 @@ int attr_scan(const attr_list *list, const attr_spec specs[], int nspecs,
         switch (sp->type) {
         case ATTR_STR:
             if (memchr(p->value, 0, p->len) != NULL) {
-                attr_fail(err, "attribute \"%s\": NUL byte in text value", p->name);
+                strbuf_setf(err, "attribute \"%s\": NUL byte in text value", p->name);
                 goto done;
             }
             if (sp->str_out)
@@ -566,7 +552,7 @@ int attr_scan(const attr_list *list, const attr_spec specs[], int nspecs,
             break;
         case ATTR_LONG:
             if (num_parse_long_n(p->value, p->len, sp->min, sp->max, &num) < 0) {
-                attr_fail(err, "attribute \"%s\": not a number in %ld..%ld",
+                strbuf_setf(err, "attribute \"%s\": not a number in %ld..%ld",
                           p->name, sp->min, sp->max);
                 goto done;
             }
@@ -585,7 +571,7 @@ int attr_scan(const attr_list *list, const attr_spec specs[], int nspecs,
     }
     for (k = 0; k < nspecs; k++) {
         if (specs[k].required && !seen[k]) {
-            attr_fail(err, "missing attribute \"%s\"", specs[k].name);
+            strbuf_setf(err, "missing attribute \"%s\"", specs[k].name);
             goto done;
         }
     }
@@ -623,7 +609,7 @@ int attr_expect_protocol(stream *s, const char *proto, strbuf *err)
         goto done;
     if (strcmp(got, proto) != 0) {
         attr_quote(quoted, sizeof(quoted), got, strlen(got));
-        attr_fail(err, "unexpected protocol \"%s\" (expected \"%s\")", quoted, proto);
+        strbuf_setf(err, "unexpected protocol \"%s\" (expected \"%s\")", quoted, proto);
         goto done;
     }
     ret = 0;

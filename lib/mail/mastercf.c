@@ -71,6 +71,7 @@
 #include "numparse.h"
 #include "strbuf.h"
 #include "strutil.h"
+#include "fileio.h"
 #include "mastercf.h"
 
 /* Parser state for one file. */
@@ -94,22 +95,6 @@ static const struct {
 };
 
 #define MASTERCF_NTYPES (sizeof(mastercf_types) / sizeof(mastercf_types[0]))
-
-/* mastercf_set_err: format an error message into err (if any). */
-static void mastercf_set_err(strbuf *err, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void mastercf_set_err(strbuf *err, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL)
-        return;
-    strbuf_reset(err);
-    va_start(ap, fmt);
-    (void) strbuf_vprintf(err, fmt, ap);
-    va_end(ap);
-}
 
 /* mastercf_fail: report "origin, line N: text"; returns -1. */
 static int mastercf_fail(struct mastercf_parse *p, int line, const char *fmt, ...)
@@ -547,7 +532,7 @@ mastercf *mastercf_parse_text(const char *text, size_t len, const char *origin,
     int     failed = 0;
 
     if (len > MASTERCF_FILE_MAX) {
-        mastercf_set_err(err, "%s: file larger than %d bytes", origin,
+        strbuf_setf(err, "%s: file larger than %d bytes", origin,
                          MASTERCF_FILE_MAX);
         return NULL;
     }
@@ -611,48 +596,19 @@ mastercf *mastercf_parse_text(const char *text, size_t len, const char *origin,
 /* mastercf_load: read and parse a master.cf file. */
 mastercf *mastercf_load(const char *path, strbuf *err)
 {
-    struct stat st;
-    strbuf *text;
-    mastercf *m;
-    char    buf[8192];
-    int     fd;
+    strbuf *text = strbuf_new(4096);
+    mastercf *m = NULL;
 
-    if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0) {
-        mastercf_set_err(err, "%s: cannot open: %s", path, strerror(errno));
-        return NULL;
+    switch (fileio_read_all(path, MASTERCF_FILE_MAX, text, err)) {
+    case 0:
+        m = mastercf_parse_text(text->data, text->len, path, err);
+        break;
+    case 1:
+        strbuf_setf(err, "%s: cannot open: %s", path, strerror(ENOENT));
+        break;
     }
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        mastercf_set_err(err, "%s: not a regular file", path);
-        close(fd);
-        return NULL;
-    }
-    text = strbuf_new(st.st_size > 0 && st.st_size < MASTERCF_FILE_MAX
-                      ? (size_t) st.st_size : 4096);
-    strbuf_set_limit(text, MASTERCF_FILE_MAX);
-    for (;;) {
-        ssize_t n = read(fd, buf, sizeof(buf));
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            mastercf_set_err(err, "%s: read error: %s", path, strerror(errno));
-            break;
-        }
-        if (n == 0) {
-            close(fd);
-            m = mastercf_parse_text(text->data, text->len, path, err);
-            strbuf_free(text);
-            return m;
-        }
-        if (strbuf_append(text, buf, (size_t) n) < 0) {
-            mastercf_set_err(err, "%s: file larger than %d bytes", path,
-                             MASTERCF_FILE_MAX);
-            break;
-        }
-    }
-    close(fd);
     strbuf_free(text);
-    return NULL;
+    return m;
 }
 
 /* mastercf_count: number of entries. */

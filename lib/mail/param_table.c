@@ -49,6 +49,7 @@
 #include <unistd.h>
 
 #include "cfg.h"
+#include "fileio.h"
 #include "htable.h"
 #include "mem.h"
 #include "msg.h"
@@ -237,7 +238,7 @@ static char *param_hosts_canon(const char *host)
     char   *line;
     size_t  hlen = strlen(host);
 
-    if (cfg_read_file(PARAM_HOSTS_FILE, PARAM_HOSTS_MAX, buf, err) != 0
+    if (fileio_read_all(PARAM_HOSTS_FILE, PARAM_HOSTS_MAX, buf, err) != 0
         || memchr(buf->data, 0, buf->len) != NULL) {
         strbuf_free(buf);
         strbuf_free(err);

@@ -101,6 +101,7 @@
 #include "strbuf.h"
 #include "strutil.h"
 #include "stream.h"
+#include "fileio.h"
 #include "qfile.h"
 
 #define QFILE_FIXED_MAX     999999999999999L    /* 15 digits */
@@ -900,48 +901,6 @@ int qfile_finish(qfile_writer *w, qfile_header *header)
 
 /* ------------------------------------------------------------ in place */
 
-/* qfile_pread_full: pread exactly len bytes; -1 on error or short file. */
-static int qfile_pread_full(int fd, void *buf, size_t len, off_t offset)
-{
-    size_t  done = 0;
-
-    while (done < len) {
-        ssize_t n = pread(fd, (char *) buf + done, len - done, offset + (off_t) done);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -1;
-        if (n == 0) {
-            errno = EINVAL;
-            return -1;
-        }
-        done += (size_t) n;
-    }
-    return 0;
-}
-
-/* qfile_pwrite_full: pwrite exactly len bytes. */
-static int qfile_pwrite_full(int fd, const void *buf, size_t len, off_t offset)
-{
-    size_t  done = 0;
-
-    while (done < len) {
-        ssize_t n = pwrite(fd, (const char *) buf + done, len - done,
-                           offset + (off_t) done);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            if (n == 0)
-                errno = EIO;
-            return -1;
-        }
-        done += (size_t) n;
-    }
-    return 0;
-}
-
 /* qfile_update_header: rewrite the header fields in place. */
 int qfile_update_header(int fd, const qfile_header *header)
 {
@@ -952,13 +911,13 @@ int qfile_update_header(int fd, const qfile_header *header)
         errno = EINVAL;
         return -1;
     }
-    if (qfile_pread_full(fd, hdr, 2, 0) < 0)
+    if (fileio_pread_full(fd, hdr, 2, 0) < 0)
         return -1;
     if (hdr[0] != REC_TYPE_HEADER || hdr[1] != QFILE_HEADER_LEN) {
         errno = EINVAL;
         return -1;
     }
-    return qfile_pwrite_full(fd, buf, QFILE_HEADER_LEN, QFILE_HEADER_OFFSET);
+    return fileio_pwrite_full(fd, buf, QFILE_HEADER_LEN, QFILE_HEADER_OFFSET);
 }
 
 /* qfile_mark_done: turn a recipient record into a done one. */
@@ -971,7 +930,7 @@ int qfile_mark_done(int fd, off_t rcpt_offset)
         errno = EINVAL;
         return -1;
     }
-    if (qfile_pread_full(fd, &type, 1, rcpt_offset) < 0)
+    if (fileio_pread_full(fd, &type, 1, rcpt_offset) < 0)
         return -1;
     if (type == REC_TYPE_DONE)
         return 0;
@@ -979,7 +938,7 @@ int qfile_mark_done(int fd, off_t rcpt_offset)
         errno = EINVAL;
         return -1;
     }
-    return qfile_pwrite_full(fd, &done, 1, rcpt_offset);
+    return fileio_pwrite_full(fd, &done, 1, rcpt_offset);
 }
 
 /* qfile_update_warn: rewrite the time of a 'W' record. */
@@ -993,13 +952,13 @@ int qfile_update_warn(int fd, off_t warn_offset, long when)
         errno = EINVAL;
         return -1;
     }
-    if (qfile_pread_full(fd, hdr, 2, warn_offset) < 0)
+    if (fileio_pread_full(fd, hdr, 2, warn_offset) < 0)
         return -1;
     if (hdr[0] != REC_TYPE_WARN || hdr[1] != QFILE_FIXED_WIDTH) {
         errno = EINVAL;
         return -1;
     }
-    return qfile_pwrite_full(fd, buf, QFILE_FIXED_WIDTH, warn_offset + 2);
+    return fileio_pwrite_full(fd, buf, QFILE_FIXED_WIDTH, warn_offset + 2);
 }
 
 /* ------------------------------------------------------------ reader */

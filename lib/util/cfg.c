@@ -4,10 +4,6 @@
  * Public functions:
  *   cfg_new(): empty object. cfg_free(cf): release everything; returns
  *     NULL; accepts NULL.
- *   cfg_read_file(path, max, buf, err): read a whole regular file of at
- *     most max bytes into buf (replacing its content). Returns 0, 1 when
- *     the file does not exist (buf then empty), -1 with err set to
- *     "PATH: what is wrong".
  *   cfg_load_file(cf, path, err): read path and parse it as
  *     cfg_parse_text does, with origin = path. Returns 0, 1 when the file
  *     does not exist (cf unchanged), -1 with err "PATH, line N: what".
@@ -97,6 +93,7 @@
 #include <unistd.h>
 
 #include "cfg.h"
+#include "fileio.h"
 #include "htable.h"
 #include "mem.h"
 #include "msg.h"
@@ -133,19 +130,6 @@ static int cfg_bare_char(int c)
 static int cfg_name_char(int c)
 {
     return cfg_bare_char(c) || c == '.' || c == '-';
-}
-
-/* cfg_seterr: replace err's text (err may be NULL). */
-static void __attribute__((format(printf, 2, 3))) cfg_seterr(strbuf *err, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL)
-        return;
-    strbuf_reset(err);
-    va_start(ap, fmt);
-    (void) strbuf_vprintf(err, fmt, ap);
-    va_end(ap);
 }
 
 /* cfg_new: create an empty object. */
@@ -321,7 +305,7 @@ static int cfg_finish_logical(cfg *cf, const strbuf *logical, const char *origin
 
     tmp = strbuf_new(80);
     if (eq == NULL) {
-        cfg_seterr(err, "%s, line %d: missing '=' after parameter name: \"%s\"",
+        strbuf_setf(err, "%s, line %d: missing '=' after parameter name: \"%s\"",
                    origin, line, cfg_show(tmp, text, logical->len));
         strbuf_free(tmp);
         return -1;
@@ -329,12 +313,12 @@ static int cfg_finish_logical(cfg *cf, const strbuf *logical, const char *origin
     nlen = (size_t) (eq - text);
     cfg_trim_span(&name, &nlen);
     if (nlen == 0) {
-        cfg_seterr(err, "%s, line %d: missing parameter name before '='", origin, line);
+        strbuf_setf(err, "%s, line %d: missing parameter name before '='", origin, line);
         strbuf_free(tmp);
         return -1;
     }
     if (!cfg_name_valid_n(name, nlen)) {
-        cfg_seterr(err, "%s, line %d: bad parameter name: \"%s\"",
+        strbuf_setf(err, "%s, line %d: bad parameter name: \"%s\"",
                    origin, line, cfg_show(tmp, name, nlen));
         strbuf_free(tmp);
         return -1;
@@ -370,7 +354,7 @@ int cfg_parse_text(cfg *cf, const char *text, size_t len, const char *origin,
     if (origin == NULL)
         origin = "(text)";
     if (len > CFG_FILE_MAX) {
-        cfg_seterr(err, "%s: file is larger than %d bytes", origin, CFG_FILE_MAX);
+        strbuf_setf(err, "%s: file larger than %d bytes", origin, CFG_FILE_MAX);
         strbuf_free(logical);
         return -1;
     }
@@ -384,19 +368,19 @@ int cfg_parse_text(cfg *cf, const char *text, size_t len, const char *origin,
 
         pos += llen + (nl ? 1 : 0);
         if (lineno == INT_MAX) {
-            cfg_seterr(err, "%s: too many lines", origin);
+            strbuf_setf(err, "%s: too many lines", origin);
             rc = -1;
             break;
         }
         lineno++;
         if (llen > CFG_LINE_MAX) {
-            cfg_seterr(err, "%s, line %d: line is longer than %d bytes",
+            strbuf_setf(err, "%s, line %d: line is longer than %d bytes",
                        origin, lineno, CFG_LINE_MAX);
             rc = -1;
             break;
         }
         if (memchr(line, 0, llen) != NULL) {
-            cfg_seterr(err, "%s, line %d: line contains a NUL byte", origin, lineno);
+            strbuf_setf(err, "%s, line %d: line contains a NUL byte", origin, lineno);
             rc = -1;
             break;
         }
@@ -406,7 +390,7 @@ int cfg_parse_text(cfg *cf, const char *text, size_t len, const char *origin,
             break;
         case CFG_LINE_CONT:
             if (!have_logical) {
-                cfg_seterr(err, "%s, line %d: continuation line (starting with"
+                strbuf_setf(err, "%s, line %d: continuation line (starting with"
                            " white space) before the first parameter",
                            origin, lineno);
                 rc = -1;
@@ -419,7 +403,7 @@ int cfg_parse_text(cfg *cf, const char *text, size_t len, const char *origin,
             while (logical->len > 0 && cfg_space((unsigned char) logical->data[logical->len - 1]))
                 strbuf_truncate(logical, logical->len - 1);
             if (strbuf_putc(logical, ' ') < 0 || strbuf_append(logical, body, blen) < 0) {
-                cfg_seterr(err, "%s, line %d: logical line is longer than %d bytes",
+                strbuf_setf(err, "%s, line %d: logical line is longer than %d bytes",
                            origin, logical_line, CFG_LINE_MAX);
                 rc = -1;
             }
@@ -441,60 +425,13 @@ int cfg_parse_text(cfg *cf, const char *text, size_t len, const char *origin,
     return rc;
 }
 
-/* cfg_read_file: read a whole regular file, bounded. */
-int cfg_read_file(const char *path, size_t max, strbuf *buf, strbuf *err)
-{
-    char    chunk[65536];
-    struct stat st;
-    int     fd;
-    ssize_t n;
-
-    strbuf_reset(buf);
-    if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) < 0) {
-        if (errno == ENOENT)
-            return 1;
-        cfg_seterr(err, "open %s: %s", path, strerror(errno));
-        return -1;
-    }
-    if (fstat(fd, &st) < 0) {
-        cfg_seterr(err, "stat %s: %s", path, strerror(errno));
-        close(fd);
-        return -1;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        cfg_seterr(err, "%s: not a regular file", path);
-        close(fd);
-        return -1;
-    }
-    for (;;) {
-        n = read(fd, chunk, sizeof(chunk));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            cfg_seterr(err, "read %s: %s", path, strerror(errno));
-            close(fd);
-            return -1;
-        }
-        if (n == 0)
-            break;
-        if ((size_t) n > max - buf->len || strbuf_append(buf, chunk, (size_t) n) < 0) {
-            cfg_seterr(err, "%s: file is larger than %lu bytes", path, (unsigned long) max);
-            close(fd);
-            strbuf_reset(buf);
-            return -1;
-        }
-    }
-    close(fd);
-    return 0;
-}
-
 /* cfg_load_file: read and parse a main.cf-format file. */
 int cfg_load_file(cfg *cf, const char *path, strbuf *err)
 {
     strbuf *buf = strbuf_new(4096);
     int     rc;
 
-    rc = cfg_read_file(path, CFG_FILE_MAX, buf, err);
+    rc = fileio_read_all(path, CFG_FILE_MAX, buf, err);
     if (rc == 0)
         rc = cfg_parse_text(cf, buf->data, buf->len, path, err);
     strbuf_free(buf);
@@ -885,23 +822,23 @@ int cfg_edit_text(const char *text, size_t len, const char *origin,
     strbuf_reset(out);
     for (i = 0; i < count; i++) {
         if (!cfg_name_valid(edits[i].name)) {
-            cfg_seterr(err, "bad parameter name: \"%.100s\"", edits[i].name);
+            strbuf_setf(err, "bad parameter name: \"%.100s\"", edits[i].name);
             return -1;
         }
         if (edits[i].op == CFG_EDIT_SET) {
             if (edits[i].value == NULL || strpbrk(edits[i].value, "\r\n") != NULL) {
-                cfg_seterr(err, "value for %s contains a line break", edits[i].name);
+                strbuf_setf(err, "value for %s contains a line break", edits[i].name);
                 return -1;
             }
             if (strlen(edits[i].value) > CFG_LINE_MAX - CFG_NAME_MAX - 4) {
-                cfg_seterr(err, "value for %s is longer than %d bytes",
+                strbuf_setf(err, "value for %s is longer than %d bytes",
                            edits[i].name, CFG_LINE_MAX - CFG_NAME_MAX - 4);
                 return -1;
             }
         }
     }
     if (len > CFG_FILE_MAX) {
-        cfg_seterr(err, "%s: file is larger than %d bytes", origin, CFG_FILE_MAX);
+        strbuf_setf(err, "%s: file larger than %d bytes", origin, CFG_FILE_MAX);
         return -1;
     }
     done = mem_calloc(count + 1, 1);
@@ -969,22 +906,6 @@ int cfg_edit_text(const char *text, size_t len, const char *origin,
     return 0;
 }
 
-/* cfg_write_all: write a whole buffer. */
-static int cfg_write_all(int fd, const char *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t) n;
-    }
-    return 0;
-}
-
 /* cfg_edit_file: edit a main.cf-format file in place, atomically. */
 int cfg_edit_file(const char *path, const cfg_edit *edits, size_t count, strbuf *err)
 {
@@ -1009,14 +930,14 @@ int cfg_edit_file(const char *path, const cfg_edit *edits, size_t count, strbuf 
         *slash = 0;
     }
     if ((dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
-        cfg_seterr(err, "open directory %s: %s", dir, strerror(errno));
+        strbuf_setf(err, "open directory %s: %s", dir, strerror(errno));
         goto out;
     }
     if (flock(dirfd, LOCK_EX) < 0) {
-        cfg_seterr(err, "lock directory %s: %s", dir, strerror(errno));
+        strbuf_setf(err, "lock directory %s: %s", dir, strerror(errno));
         goto out;
     }
-    if ((missing = cfg_read_file(path, CFG_FILE_MAX, in, err)) < 0)
+    if ((missing = fileio_read_all(path, CFG_FILE_MAX, in, err)) < 0)
         goto out;
     if (cfg_edit_text(in->data, in->len, path, edits, count, out, err) < 0)
         goto out;
@@ -1027,45 +948,45 @@ int cfg_edit_file(const char *path, const cfg_edit *edits, size_t count, strbuf 
     if (missing) {
         st.st_mode = 0644;
     } else if (stat(path, &st) < 0) {
-        cfg_seterr(err, "stat %s: %s", path, strerror(errno));
+        strbuf_setf(err, "stat %s: %s", path, strerror(errno));
         goto out;
     }
     tmp = str_concat(path, ".XXXXXX", (char *) NULL);
     if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0) {
-        cfg_seterr(err, "create temporary file %s: %s", tmp, strerror(errno));
+        strbuf_setf(err, "create temporary file %s: %s", tmp, strerror(errno));
         tmp = mem_free(tmp);
         goto out;
     }
     if (fchmod(fd, st.st_mode & 07777) < 0) {
-        cfg_seterr(err, "chmod %s: %s", tmp, strerror(errno));
+        strbuf_setf(err, "chmod %s: %s", tmp, strerror(errno));
         goto out;
     }
     if (!missing && geteuid() == 0 && fchown(fd, st.st_uid, st.st_gid) < 0) {
-        cfg_seterr(err, "chown %s: %s", tmp, strerror(errno));
+        strbuf_setf(err, "chown %s: %s", tmp, strerror(errno));
         goto out;
     }
-    if (cfg_write_all(fd, out->data, out->len) < 0) {
-        cfg_seterr(err, "write %s: %s", tmp, strerror(errno));
+    if (fileio_write_all(fd, out->data, out->len) < 0) {
+        strbuf_setf(err, "write %s: %s", tmp, strerror(errno));
         goto out;
     }
     if (fsync(fd) < 0) {
-        cfg_seterr(err, "fsync %s: %s", tmp, strerror(errno));
+        strbuf_setf(err, "fsync %s: %s", tmp, strerror(errno));
         goto out;
     }
     if (close(fd) < 0) {
         fd = -1;
-        cfg_seterr(err, "close %s: %s", tmp, strerror(errno));
+        strbuf_setf(err, "close %s: %s", tmp, strerror(errno));
         goto out;
     }
     fd = -1;
     if (rename(tmp, path) < 0) {
-        cfg_seterr(err, "rename %s to %s: %s", tmp, path, strerror(errno));
+        strbuf_setf(err, "rename %s to %s: %s", tmp, path, strerror(errno));
         goto out;
     }
     tmp = mem_free(tmp);
     /* The rename is durable only once the directory is on disk too. */
     if (fsync(dirfd) < 0 && errno != EINVAL && errno != EROFS) {
-        cfg_seterr(err, "fsync directory %s: %s", dir, strerror(errno));
+        strbuf_setf(err, "fsync directory %s: %s", dir, strerror(errno));
         goto out;
     }
     rc = 0;

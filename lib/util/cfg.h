@@ -46,7 +46,6 @@ typedef struct cfg_entry {
 
 cfg    *cfg_new(void);
 cfg    *cfg_free(cfg *cf);
-int     cfg_read_file(const char *path, size_t max, strbuf *buf, strbuf *err);
 int     cfg_load_file(cfg *cf, const char *path, strbuf *err);
 int     cfg_parse_text(cfg *cf, const char *text, size_t len,
                        const char *origin, strbuf *err);

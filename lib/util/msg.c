@@ -33,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "msg.h"
 #include "strutil.h"
 
@@ -149,21 +150,6 @@ void msg_set_exit_hook(msg_exit_fn fn)
 static const char *const msg_prefix[] = {"", "warning: ", "error: ", "fatal: ", "panic: "};
 static const int msg_prio[] = {LOG_INFO, LOG_WARNING, LOG_ERR, LOG_CRIT, LOG_CRIT};
 
-/* msg_write_all: write a whole buffer, retrying on EINTR and short writes. */
-static void msg_write_all(int fd, const char *buf, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, buf, len);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return;
-        buf += n;
-        len -= (size_t) n;
-    }
-}
-
 /* msg_vlog: format, sanitize and send one line to every sink. */
 void msg_vlog(enum msg_level level, const char *fmt, va_list ap)
 {
@@ -191,7 +177,7 @@ void msg_vlog(enum msg_level level, const char *fmt, va_list ap)
     if (msg_flags & MSG_F_STDERR) {
         n = snprintf(line, sizeof(line), "%s: %s\n", msg_prog, text);
         if (n > 0)
-            msg_write_all(2, line, (size_t) n < sizeof(line) ? (size_t) n : sizeof(line) - 1);
+            (void) fileio_write_all(2, line, (size_t) n < sizeof(line) ? (size_t) n : sizeof(line) - 1);
     }
     if (msg_flags & MSG_F_SYSLOG) {
         if (!msg_syslog_open) {
@@ -218,7 +204,7 @@ void msg_vlog(enum msg_level level, const char *fmt, va_list ap)
         n = snprintf(line, sizeof(line), "%s %s %s[%ld]: %s\n",
                      stamp, host, msg_ident, (long) getpid(), text);
         if (n > 0)
-            msg_write_all(msg_file_fd, line,
+            (void) fileio_write_all(msg_file_fd, line,
                           (size_t) n < sizeof(line) ? (size_t) n : sizeof(line) - 1);
     }
     errno = saved_errno;

@@ -11,6 +11,10 @@
  *   strbuf_reserve(sb, extra): make room for extra more bytes.
  *   strbuf_append/puts/putc/set: add bytes; set replaces the payload.
  *   strbuf_printf/vprintf: append formatted text.
+ *   strbuf_setf/vsetf: replace the payload with formatted text. sb may be
+ *     NULL (nothing happens, -1 is returned), so that optional error
+ *     buffers need no test at each error site; callers use the -1 as their
+ *     own error return.
  *   strbuf_detach(sb, &len): hand the payload to the caller (free with
  *     mem_free) and destroy the strbuf.
  *   All "int" functions return 0 on success, -1 when the limit would be
@@ -171,6 +175,27 @@ int strbuf_printf(strbuf *sb, const char *fmt, ...)
     ret = strbuf_vprintf(sb, fmt, ap);
     va_end(ap);
     return ret;
+}
+
+/* strbuf_vsetf: replace the payload with formatted text; NULL sb is ok. */
+int strbuf_vsetf(strbuf *sb, const char *fmt, va_list ap)
+{
+    if (sb == NULL)
+        return -1;
+    strbuf_reset(sb);
+    (void) strbuf_vprintf(sb, fmt, ap);
+    return -1;
+}
+
+/* strbuf_setf: replace the payload with formatted text; NULL sb is ok. */
+int strbuf_setf(strbuf *sb, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    (void) strbuf_vsetf(sb, fmt, ap);
+    va_end(ap);
+    return -1;
 }
 
 /* strbuf_detach: take ownership of the payload and destroy the buffer. */

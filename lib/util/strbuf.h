@@ -38,6 +38,10 @@ int     strbuf_printf(strbuf *sb, const char *fmt, ...)
             __attribute__((format(printf, 2, 3)));
 int     strbuf_vprintf(strbuf *sb, const char *fmt, va_list ap)
             __attribute__((format(printf, 2, 0)));
+int     strbuf_setf(strbuf *sb, const char *fmt, ...)
+            __attribute__((format(printf, 2, 3)));
+int     strbuf_vsetf(strbuf *sb, const char *fmt, va_list ap)
+            __attribute__((format(printf, 2, 0)));
 char   *strbuf_detach(strbuf *sb, size_t *lenp);
 
 /* Read-only accessors (the argument is evaluated once). */

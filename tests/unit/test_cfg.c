@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "cfg.h"
+#include "fileio.h"
 #include "mem.h"
 #include "strbuf.h"
 #include "strutil.h"
@@ -217,7 +218,7 @@ static char *read_all(const char *path)
     strbuf *buf = strbuf_new(100);
     strbuf *err = strbuf_new(100);
 
-    assert_int_equal(cfg_read_file(path, 1 << 20, buf, err), 0);
+    assert_int_equal(fileio_read_all(path, 1 << 20, buf, err), 0);
     strbuf_free(err);
     return strbuf_detach(buf, NULL);
 }
@@ -304,9 +305,9 @@ static void test_read_file_limit(void **state)
 
     (void) state;
     write_file(path, "0123456789");
-    assert_int_equal(cfg_read_file(path, 10, buf, err), 0);
+    assert_int_equal(fileio_read_all(path, 10, buf, err), 0);
     assert_int_equal(buf->len, 10);
-    assert_int_equal(cfg_read_file(path, 9, buf, err), -1);
+    assert_int_equal(fileio_read_all(path, 9, buf, err), -1);
     assert_true(strstr(err->data, "larger than 9 bytes") != NULL);
     assert_int_equal(buf->len, 0);
     rmtree(dir);
@@ -325,7 +326,7 @@ static void test_file_too_large(void **state)
     (void) state;
     memset(big, '#', CFG_FILE_MAX + 1);
     assert_int_equal(cfg_parse_text(cf, big, CFG_FILE_MAX + 1, "f", err), -1);
-    assert_true(strstr(err->data, "f: file is larger than") != NULL);
+    assert_true(strstr(err->data, "f: file larger than") != NULL);
     mem_free(big);
     cfg_free(cf);
     strbuf_free(err);
