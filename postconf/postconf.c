@@ -37,6 +37,7 @@
 
 #include "cfg.h"
 #include "mem.h"
+#include "json.h"
 #include "msg.h"
 #include "param.h"
 #include "strbuf.h"
@@ -150,9 +151,9 @@ static int postconf_show(const postconf_opts *opts, const char *name, int explic
     }
     if (opts->json) {
         strbuf_puts(line, "{\"name\":");
-        postconf_json_string(line, name);
+        json_string(line, name);
         strbuf_puts(line, ",\"value\":");
-        postconf_json_string(line, strbuf_str(value));
+        json_string(line, strbuf_str(value));
         strbuf_putc(line, '}');
     } else if (opts->names_only) {
         strbuf_puts(line, name);

@@ -28,7 +28,6 @@ typedef struct postconf_opts {
 
 int     postconf_edit(const postconf_opts *opts, int mode, char **args, int nargs);
 int     postconf_master(const postconf_opts *opts, char **args, int nargs);
-void    postconf_json_string(strbuf *out, const char *text);
 void    postconf_print(const strbuf *line);
 
 #endif

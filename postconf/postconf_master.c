@@ -28,6 +28,7 @@
 
 #include "mastercf.h"
 #include "mem.h"
+#include "json.h"
 #include "msg.h"
 #include "param.h"
 #include "strbuf.h"
@@ -76,20 +77,20 @@ static void postconf_master_json(strbuf *line, const mastercf_entry *e)
     strbuf_putc(line, '{');
     for (i = 0; i < 8; i++) {
         strbuf_printf(line, "%s\"%s\":", i ? "," : "", keys[i]);
-        postconf_json_string(line, values[i]);
+        json_string(line, values[i]);
     }
     strbuf_puts(line, ",\"args\":[");
     for (i = 1; i < e->argc; i++) {
         if (i > 1)
             strbuf_putc(line, ',');
-        postconf_json_string(line, e->argv[i]);
+        json_string(line, e->argv[i]);
     }
     strbuf_puts(line, "],\"overrides\":[");
     for (i = 0; i < e->noverrides; i++) {
         strbuf_puts(line, i ? ",{\"name\":" : "{\"name\":");
-        postconf_json_string(line, e->overrides[i].name);
+        json_string(line, e->overrides[i].name);
         strbuf_puts(line, ",\"value\":");
-        postconf_json_string(line, e->overrides[i].value);
+        json_string(line, e->overrides[i].value);
         strbuf_putc(line, '}');
     }
     strbuf_puts(line, "]}");

@@ -102,6 +102,7 @@
 #include <sys/socket.h>
 
 #include "addr.h"
+#include "utf8.h"
 #include "mem.h"
 #include "strbuf.h"
 #include "strutil.h"
@@ -165,67 +166,10 @@ static int addr_is_blank(unsigned char c)
     return c == ' ' || c == '\t';
 }
 
-/*
- * addr_utf8_seq: length (2..4) of the well-formed UTF-8 sequence at p, or
- * 0; sets *cp to the code point.
- */
-static size_t addr_utf8_seq(const unsigned char *p, size_t len, unsigned *cp)
-{
-    unsigned char c = p[0];
-    unsigned char lo = 0x80, hi = 0xbf;
-    size_t  n, i;
-    unsigned v;
-
-    if (c >= 0xc2 && c <= 0xdf) {
-        n = 2;
-        v = c & 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        n = 3;
-        v = c & 0x0f;
-        if (c == 0xe0)
-            lo = 0xa0;                  /* no overlong forms */
-        else if (c == 0xed)
-            hi = 0x9f;                  /* no surrogates */
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        n = 4;
-        v = c & 0x07;
-        if (c == 0xf0)
-            lo = 0x90;                  /* no overlong forms */
-        else if (c == 0xf4)
-            hi = 0x8f;                  /* nothing above U+10FFFF */
-    } else {
-        return 0;
-    }
-    if (len < n)
-        return 0;
-    for (i = 1; i < n; i++) {
-        unsigned char b = p[i];
-
-        if (i == 1 ? (b < lo || b > hi) : (b < 0x80 || b > 0xbf))
-            return 0;
-        v = (v << 6) | (b & 0x3f);
-    }
-    *cp = v;
-    return n;
-}
-
 /* addr_valid_utf8: well-formed UTF-8 test. */
 int addr_valid_utf8(const char *bytes, size_t len)
 {
-    const unsigned char *p = (const unsigned char *) bytes;
-    size_t  i = 0, n;
-    unsigned cp;
-
-    while (i < len) {
-        if (p[i] < 0x80) {
-            i++;
-            continue;
-        }
-        if ((n = addr_utf8_seq(p + i, len - i, &cp)) == 0)
-            return 0;
-        i += n;
-    }
-    return 1;
+    return utf8_valid(bytes, len);
 }
 
 /*
@@ -242,7 +186,7 @@ static size_t addr_check_8bit(const unsigned char *p, size_t len, int flags,
         *why = WHY_8BIT;
         return 0;
     }
-    if ((n = addr_utf8_seq(p, len, &cp)) == 0) {
+    if ((n = utf8_seq(p, len, &cp)) == 0) {
         *why = WHY_UTF8;
         return 0;
     }
@@ -724,7 +668,7 @@ static const char *addr_param_value_end(const char *text, size_t len, size_t i,
         if (p[i] >= 0x80) {
             if ((flags & ADDR_F_SMTPUTF8) == 0)
                 return WHY_PARAM_8BIT;
-            if ((n = addr_utf8_seq(p + i, len - i, &cp)) == 0 || cp < 0xa0)
+            if ((n = utf8_seq(p + i, len - i, &cp)) == 0 || cp < 0xa0)
                 return WHY_PARAM_VALUE;
             i += n;
         } else if (p[i] < 33 || p[i] == 127 || p[i] == '=') {
