@@ -29,6 +29,7 @@ CPPFLAGS   += -D_GNU_SOURCE -Ilib/util -Ilib/mail -Ilib/net
 CFLAGS     += -std=c11 $(OPTFLAGS) $(WARNINGS) $(SANFLAGS)
 LDFLAGS    += $(SANFLAGS)
 LDLIBS     +=
+LDLIBS += -ldb -llmdb -lcdb
 DEPFLAGS    = -MMD -MP
 
 # cmocka comes through pkg-config; fall back to the plain library name.
