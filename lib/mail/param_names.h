@@ -43,6 +43,8 @@
 /* Processes and timeouts. */
 #define PARAM_DAEMON_TIMEOUT            "daemon_timeout"
 #define PARAM_DEFAULT_PROCESS_LIMIT     "default_process_limit"
+#define PARAM_EXPORT_ENVIRONMENT        "export_environment"
+#define PARAM_IMPORT_ENVIRONMENT        "import_environment"
 #define PARAM_IPC_TIMEOUT               "ipc_timeout"
 #define PARAM_MAX_IDLE                  "max_idle"
 #define PARAM_MAX_USE                   "max_use"

@@ -117,6 +117,8 @@ static const param_def param_defs[] = {
     /* Processes and timeouts. */
     TIME(PARAM_DAEMON_TIMEOUT, "18000s", 's', 1),
     INT(PARAM_DEFAULT_PROCESS_LIMIT, "100", 1, N_MAX),
+    LIST(PARAM_EXPORT_ENVIRONMENT, "TZ MAIL_CONFIG LANG"),
+    LIST(PARAM_IMPORT_ENVIRONMENT, "MAIL_CONFIG MAIL_DEBUG TZ LANG=C"),
     TIME(PARAM_IPC_TIMEOUT, "3600s", 's', 1),
     TIME(PARAM_MAX_IDLE, "100s", 's', 1),
     INT(PARAM_MAX_USE, "100", 1, N_MAX),

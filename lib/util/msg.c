@@ -8,6 +8,8 @@
  *     logging settings after the config is read: syslog ident becomes
  *     "syslog_name/progname"; a non-empty maillog_file is opened for append
  *     (the path "/dev/stdout" or "/dev/stderr" writes to that stream).
+ *     With MSG_F_SYSLOG the syslog connection is opened here at once, so
+ *     that a process can chroot() afterwards and keep logging.
  *     Returns 0, or -1 after a warning (unknown facility, unopenable file);
  *     the previous settings then stay in force.
  *   msg_facility_code(name): syslog facility code for "mail", "local0", ...
@@ -131,6 +133,12 @@ int msg_configure(const char *syslog_name, const char *facility,
     if (msg_file_fd >= 0)
         close(msg_file_fd);
     msg_file_fd = fd;
+    /* Connect to syslog now, while /dev/log is still reachable: a service
+     * may chroot() into the spool right after configuring its logging. */
+    if (msg_flags & MSG_F_SYSLOG) {
+        openlog(msg_ident, LOG_PID | LOG_NDELAY, msg_facility);
+        msg_syslog_open = 1;
+    }
     return 0;
 }
 

@@ -106,3 +106,210 @@ def write_file():
         return path
 
     return write
+
+
+# ------------------------------------------------------------ instances
+#
+# instance_factory  Function that creates a Postern instance with
+#                   "postern init" in a fresh directory and (by default)
+#                   starts it:
+#                       inst = instance_factory(master_cf=None, settings={},
+#                                               start=True, ports=1)
+#                   master_cf: text of master.cf, where {port0}, {port1},
+#                   ... stand for free loopback ports (default: one testsvc
+#                   echo service on 127.0.0.1:{port0}). settings: extra
+#                   main.cf parameters. Every instance is stopped (and, if
+#                   that fails, killed) and removed when the test ends.
+# instance          One started instance with the default master.cf.
+#
+# An Instance has: base (its directory), config_dir, queue_dir, log_path,
+# ports (list), mail_owner, and the helpers postern(*args, expect=None,
+# timeout=30), start(), stop(), status(), pid(), log(), wait_log(text,
+# timeout=10), write_master_cf(text), postconf(*args).
+#
+# Run as root, the instance is a privileged one whose services run as
+# $POSTERN_TEST_MAIL_OWNER (default nobody) with setgid_group
+# $POSTERN_TEST_SETGID_GROUP (default nogroup); its directory is made
+# reachable for that user. Run as another user, it is an unprivileged
+# instance owned by that user.
+
+import fcntl
+import grp
+import pwd
+import shutil
+import signal
+import socket
+import tempfile
+import time
+
+DEFAULT_MASTER_CF = """\
+# master.cf of a test instance
+127.0.0.1:{port0} inet n - n - - testsvc echo
+"""
+
+
+def free_ports(count):
+    """Return count distinct free TCP ports on 127.0.0.1."""
+    socks, ports = [], []
+    try:
+        for _ in range(count):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+            ports.append(s.getsockname()[1])
+    finally:
+        for s in socks:
+            s.close()
+    return ports
+
+
+def wait_for(predicate, timeout=10.0, interval=0.05, what="condition"):
+    """Poll predicate() until it is true; fail the test at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+class Instance:
+    """A Postern instance in its own directory (see instance_factory)."""
+
+    def __init__(self, run, postern_build, base, ports):
+        self._run = run
+        self.build = postern_build
+        self.base = base
+        self.ports = ports
+        self.config_dir = base / "etc"
+        self.queue_dir = base / "spool"
+        self.log_path = base / "maillog"
+        self.privileged = os.geteuid() == 0
+        if self.privileged:
+            self.mail_owner = os.environ.get("POSTERN_TEST_MAIL_OWNER", "nobody")
+            self.setgid_group = os.environ.get("POSTERN_TEST_SETGID_GROUP", "nogroup")
+        else:
+            self.mail_owner = pwd.getpwuid(os.getuid()).pw_name
+            self.setgid_group = grp.getgrgid(os.getgid()).gr_name
+
+    def postern(self, *args, expect=None, timeout=30):
+        """Run postern -c CONFIG_DIR ARGS."""
+        return self._run(["postern", "-c", self.config_dir, *args],
+                         expect=expect, timeout=timeout)
+
+    def postconf(self, *args, expect=0):
+        """Run postconf -c CONFIG_DIR ARGS."""
+        return self._run(["postconf", "-c", self.config_dir, *args], expect=expect)
+
+    def start(self):
+        return self.postern("start", expect=0, timeout=60)
+
+    def stop(self):
+        return self.postern("stop", expect=0, timeout=90)
+
+    def status(self):
+        return self.postern("status").returncode
+
+    def pid(self):
+        """master's pid from the pid file, or None."""
+        try:
+            text = (self.queue_dir / "pid" / "master.pid").read_text()
+            return int(text.strip())
+        except (OSError, ValueError):
+            return None
+
+    def running(self):
+        """True while a master holds the lock on the pid file."""
+        try:
+            fd = os.open(self.queue_dir / "pid" / "master.pid", os.O_RDONLY)
+        except FileNotFoundError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            return False
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+
+    def log(self):
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def wait_log(self, text, timeout=10.0, start=0):
+        """Wait until the log (from offset start) contains text."""
+        return wait_for(lambda: text in self.log()[start:], timeout,
+                        what=f"{text!r} in {self.log_path}")
+
+    def write_master_cf(self, text):
+        (self.config_dir / "master.cf").write_text(text.format(
+            **{f"port{i}": p for i, p in enumerate(self.ports)}))
+
+    def cleanup(self):
+        """Stop the instance however necessary (bounded), then remove it."""
+        if self.running():
+            pid = self.pid()
+            try:
+                self.postern("stop", timeout=90)
+            except subprocess.TimeoutExpired:
+                pass
+            if self.running() and pid:
+                # master runs in its own session: kill its process group.
+                for kill in (os.killpg, os.kill):
+                    try:
+                        kill(pid, signal.SIGKILL)
+                    except (ProcessLookupError, PermissionError):
+                        pass
+                deadline = time.monotonic() + 10
+                while self.running() and time.monotonic() < deadline:
+                    time.sleep(0.05)
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+@pytest.fixture
+def instance_factory(run, bin_path, postern_build):
+    """Return a function that creates (and starts) test instances."""
+    created = []
+
+    def make(master_cf=None, settings=None, start=True, ports=1):
+        base = Path(tempfile.mkdtemp(prefix="postern-it-", dir="/tmp"))
+        os.chmod(base, 0o755)           # reachable for mail_owner
+        inst = Instance(run, postern_build, base, free_ports(ports))
+        created.append(inst)
+        args = [
+            "init", inst.config_dir,
+            f"queue_directory={inst.queue_dir}",
+            f"daemon_directory={postern_build / 'bin'}",
+            f"command_directory={postern_build / 'bin'}",
+            f"mail_owner={inst.mail_owner}",
+            f"setgid_group={inst.setgid_group}",
+            f"maillog_file={inst.log_path}",
+            "inet_interfaces=127.0.0.1",
+            "relayhost=[127.0.0.1]:9",
+        ]
+        for name, value in (settings or {}).items():
+            args.append(f"{name}={value}")
+        run(["postern", *args], expect=0)
+        inst.log_path.touch()
+        if inst.privileged:
+            shutil.chown(inst.log_path, user=inst.mail_owner)
+        os.chmod(inst.log_path, 0o644)
+        inst.write_master_cf(master_cf if master_cf is not None else DEFAULT_MASTER_CF)
+        if start:
+            bin_path("master")
+            inst.start()
+        return inst
+
+    yield make
+    for inst in created:
+        inst.cleanup()
+
+
+@pytest.fixture
+def instance(instance_factory):
+    """One started instance running a testsvc echo service on ports[0]."""
+    return instance_factory()

@@ -1,0 +1,3 @@
+# testsvc: a trivial service that the integration tests run under master.
+PROGRAMS += testsvc
+testsvc_SRCS := $(wildcard testsvc/*.c)
