@@ -43,7 +43,11 @@ LIB_SRCS   := $(filter-out $(LIB_SKIP),$(sort $(foreach d,$(LIB_DIRS),$(wildcard
 LIB_OBJS   := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 LIBPOSTERN := $(BUILD)/lib/libpostern.a
 
+# Fragments add to PROGRAMS; COMMANDS go to sbindir, the rest to
+# daemon_directory; NOINSTALL programs (test helpers) are not installed.
 PROGRAMS   :=
+COMMANDS   :=
+NOINSTALL  :=
 include $(sort $(wildcard */build.mk))
 
 UNIT_SKIP  ?=
@@ -159,10 +163,12 @@ daemon_directory ?= $(PREFIX)/libexec/postern
 manpage_directory ?= $(PREFIX)/share/man
 
 install: all
-	@for p in $(PROGRAMS); do \
+	@for p in $(filter-out $(NOINSTALL),$(PROGRAMS)); do \
 	    case " $(COMMANDS) " in *" $$p "*) dir=$(sbindir);; *) dir=$(daemon_directory);; esac; \
 	    install -d "$(DESTDIR)$$dir" && install -m 0755 $(BUILD)/bin/$$p "$(DESTDIR)$$dir/$$p" || exit 1; \
 	done
+	@# newaliases is postalias by another name until sendmail (-bi) exists.
+	@ln -sf postalias "$(DESTDIR)$(sbindir)/newaliases"
 	@for sec in 1 5 8; do \
 	    for f in man/man$$sec/*.$$sec; do [ -f "$$f" ] || continue; \
 	        install -d "$(DESTDIR)$(manpage_directory)/man$$sec"; \
