@@ -78,10 +78,17 @@ $(BUILD)/obj/tests/%.o: tests/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CMOCKA_CFLAGS) -Itests/unit/helpers $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
-$(LIBPOSTERN): $(LIB_OBJS)
+# The archive also depends on the list of its members, so that adding a
+# module (or building again without LIB_SKIP) re-creates it even when
+# every object is older than the archive.
+LIB_LIST   := $(BUILD)/lib/members.list
+$(shell mkdir -p $(BUILD)/lib && { echo '$(LIB_OBJS)' | cmp -s - $(LIB_LIST) \
+    || echo '$(LIB_OBJS)' > $(LIB_LIST); })
+
+$(LIBPOSTERN): $(LIB_OBJS) $(LIB_LIST)
 	@mkdir -p $(@D)
 	rm -f $@
-	ar rcs $@ $^
+	ar rcs $@ $(LIB_OBJS)
 
 # Program template: $(1) = program name; sources in $(1)_SRCS, extra
 # libraries in $(1)_LIBS.

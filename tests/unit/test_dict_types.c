@@ -305,6 +305,7 @@ static void test_texthash(void **state)
                         "info@example.com=joe, jane;sales@example.com=bob bill;last=x;");
     dict_close(d);
 
+    unlink(path);
     mem_free(path);
     mem_free(spec);
     strbuf_free(err);
