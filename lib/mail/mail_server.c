@@ -513,6 +513,7 @@ static void mail_server_serve_one(mail_server *srv, int listen_fd)
      * opened before): let master start a fresh process that opens it. */
     if (dict_cache_changed()) {
         msg_info("a lookup table has changed -- restarting");
+        dict_cache_flush();
         exit(0);
     }
     (void) mail_server_send_status(MASTER_STATUS_FD, 1);
