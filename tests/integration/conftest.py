@@ -2,7 +2,9 @@
 
 Fixtures:
   postern_build  Path of the build directory: $POSTERN_BUILD (absolute,
-                 set by `make integration`/`make asan`), else <repo>/build.
+                 set by `make integration`/`make asan`), else <repo>/build;
+                 as root, a world-readable copy of its bin/ when the real
+                 one cannot be reached by other users.
   bin_path       Function: bin_path("postconf") -> Path of a built program
                  (fails the test when it was not built).
   run            Function that runs a command and captures its output:
@@ -33,14 +35,38 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 
 
+def _reachable_by_all(path):
+    """True when every directory above path lets other users through."""
+    for parent in [path] + list(path.parents):
+        if not os.stat(parent).st_mode & 0o001:
+            return False
+    return True
+
+
 @pytest.fixture(scope="session")
-def postern_build():
-    """The build directory holding bin/ and the test binaries."""
+def postern_build(tmp_path_factory):
+    """The build directory holding bin/ and the test binaries.
+
+    Run as root, some tests start programs as an unprivileged user (the
+    "unprivileged instance"). When the checkout lies below a directory
+    that user cannot enter (a clone in a private mktemp directory, as CI
+    makes), the programs are copied once into a world-readable directory
+    and that copy is used as the build directory."""
     build = os.environ.get("POSTERN_BUILD")
     path = Path(build) if build else REPO / "build"
     if not path.is_absolute():
         path = (REPO / path).resolve()
-    return path
+    if os.geteuid() != 0 or _reachable_by_all(path / "bin"):
+        return path
+    import shutil
+    import tempfile
+    copy = Path(tempfile.mkdtemp(prefix="postern-build-", dir="/tmp"))
+    os.chmod(copy, 0o755)
+    shutil.copytree(path / "bin", copy / "bin", symlinks=True)
+    for entry in [copy / "bin"] + list((copy / "bin").iterdir()):
+        os.chmod(entry, 0o755)
+    yield copy
+    shutil.rmtree(copy, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
