@@ -186,8 +186,11 @@ static void master_service_timers(master_state *ms, master_service *svc)
         (void) event_timer_cancel(ms->loop, svc->throttle_timer);
     svc->throttle_timer = 0;
     svc->throttled = 0;
+    /* The first wakeup of an unconditional service comes at once, so that
+     * work queued while the system was down (maildrop/, incoming/) is
+     * taken up at start-up rather than one wakeup period later. */
     if (svc->wakeup > 0)
-        svc->wakeup_timer = event_timer_add(ms->loop, svc->wakeup * 1000,
+        svc->wakeup_timer = event_timer_add(ms->loop, svc->wakeup_cond ? svc->wakeup * 1000 : 0,
                                             master_wakeup_event, svc);
 }
 

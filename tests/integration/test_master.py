@@ -290,6 +290,18 @@ def test_wakeup_timer(master_instance):
                what="wakeup after first use")
 
 
+def test_first_wakeup_comes_at_start(master_instance):
+    """Work queued while the system was down must not wait a whole wakeup
+    period: the first wakeup of an unconditional service is immediate."""
+    inst = master_instance()
+    counter = inst.base / "wakeups"
+    inst.write_main()
+    inst.write_master(f"wake unix n n n 300 1 testsvc trigger {counter}\n")
+    assert inst.start() == "ready"
+    wait_until(lambda: counter.exists() and int(counter.read_text()) >= 1,
+               timeout=20, what="the first wakeup")
+
+
 # ------------------------------------------------------------ reload
 
 def test_reload_adds_and_removes_services(master_instance):
