@@ -56,6 +56,8 @@
 #define ATTR_NAME_SASL_USERNAME     "sasl_username"
 #define ATTR_NAME_SASL_SENDER       "sasl_sender"
 #define ATTR_NAME_LOG_IDENT         "log_ident"
+#define ATTR_NAME_FULL_NAME         "full_name"     /* sender full name (sendmail -F) */
+#define ATTR_NAME_SUBMIT_UID        "submit_uid"    /* uid of a local submitter */
 
 /* Lookups and table access (proxy maps, verification). */
 #define ATTR_NAME_TABLE             "table"

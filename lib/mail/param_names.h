@@ -54,6 +54,17 @@
 #define PARAM_HEADER_SIZE_LIMIT         "header_size_limit"
 #define PARAM_LINE_LENGTH_LIMIT         "line_length_limit"
 #define PARAM_MESSAGE_SIZE_LIMIT        "message_size_limit"
+#define PARAM_HOPCOUNT_LIMIT            "hopcount_limit"
+#define PARAM_MESSAGE_DROP_HEADERS      "message_drop_headers"
+
+/* Address rewriting (cleanup). */
+#define PARAM_APPEND_DOT_MYDOMAIN       "append_dot_mydomain"
+#define PARAM_CANONICAL_MAPS            "canonical_maps"
+#define PARAM_SENDER_CANONICAL_MAPS     "sender_canonical_maps"
+#define PARAM_RECIPIENT_CANONICAL_MAPS  "recipient_canonical_maps"
+#define PARAM_VIRTUAL_ALIAS_MAPS        "virtual_alias_maps"
+#define PARAM_VIRTUAL_ALIAS_EXPANSION_LIMIT "virtual_alias_expansion_limit"
+#define PARAM_VIRTUAL_ALIAS_RECURSION_LIMIT "virtual_alias_recursion_limit"
 
 /* Local delivery and aliases. */
 #define PARAM_ALIAS_DATABASE            "alias_database"
@@ -63,6 +74,15 @@
 #define PARAM_MAIL_SPOOL_DIRECTORY      "mail_spool_directory"
 #define PARAM_MAILBOX_SIZE_LIMIT        "mailbox_size_limit"
 #define PARAM_RECIPIENT_DELIMITER       "recipient_delimiter"
+#define PARAM_ALLOW_MAIL_TO_COMMANDS    "allow_mail_to_commands"
+#define PARAM_ALLOW_MAIL_TO_FILES       "allow_mail_to_files"
+#define PARAM_COMMAND_TIME_LIMIT        "command_time_limit"
+#define PARAM_FORWARD_PATH              "forward_path"
+#define PARAM_LOCAL_COMMAND_SHELL       "local_command_shell"
+#define PARAM_LUSER_RELAY               "luser_relay"
+#define PARAM_MAILBOX_COMMAND           "mailbox_command"
+#define PARAM_MAILBOX_DELIVERY_LOCK     "mailbox_delivery_lock"
+#define PARAM_PREPEND_DELIVERED_HEADER  "prepend_delivered_header"
 
 /* Routing. */
 #define PARAM_DEFAULT_TRANSPORT         "default_transport"
@@ -77,6 +97,10 @@
 
 /* Queue. */
 #define PARAM_BOUNCE_QUEUE_LIFETIME     "bounce_queue_lifetime"
+#define PARAM_BOUNCE_SIZE_LIMIT         "bounce_size_limit"
+#define PARAM_BOUNCE_NOTICE_RECIPIENT   "bounce_notice_recipient"
+#define PARAM_2BOUNCE_NOTICE_RECIPIENT  "2bounce_notice_recipient"
+#define PARAM_DOUBLE_BOUNCE_SENDER      "double_bounce_sender"
 #define PARAM_DELAY_WARNING_TIME        "delay_warning_time"
 #define PARAM_ENABLE_LONG_QUEUE_IDS     "enable_long_queue_ids"
 #define PARAM_HASH_QUEUE_DEPTH          "hash_queue_depth"
@@ -84,6 +108,7 @@
 #define PARAM_MAXIMAL_BACKOFF_TIME      "maximal_backoff_time"
 #define PARAM_MAXIMAL_QUEUE_LIFETIME    "maximal_queue_lifetime"
 #define PARAM_MINIMAL_BACKOFF_TIME      "minimal_backoff_time"
+#define PARAM_QMGR_MESSAGE_ACTIVE_LIMIT "qmgr_message_active_limit"
 #define PARAM_QUEUE_RUN_DELAY           "queue_run_delay"
 
 /* Notification and bounces. */

@@ -128,6 +128,17 @@ static const param_def param_defs[] = {
     SIZE(PARAM_HEADER_SIZE_LIMIT, "102400", 1),
     INT(PARAM_LINE_LENGTH_LIMIT, "2048", 1, N_MAX),
     SIZE(PARAM_MESSAGE_SIZE_LIMIT, "10240000", 0),
+    INT(PARAM_HOPCOUNT_LIMIT, "50", 1, N_MAX),
+    LIST(PARAM_MESSAGE_DROP_HEADERS, "bcc, content-length, resent-bcc, return-path"),
+
+    /* Address rewriting (cleanup). */
+    BOOL(PARAM_APPEND_DOT_MYDOMAIN, "no"),
+    MAPS(PARAM_CANONICAL_MAPS, ""),
+    MAPS(PARAM_SENDER_CANONICAL_MAPS, ""),
+    MAPS(PARAM_RECIPIENT_CANONICAL_MAPS, ""),
+    MAPS(PARAM_VIRTUAL_ALIAS_MAPS, ""),
+    INT(PARAM_VIRTUAL_ALIAS_EXPANSION_LIMIT, "1000", 1, N_MAX),
+    INT(PARAM_VIRTUAL_ALIAS_RECURSION_LIMIT, "1000", 1, N_MAX),
 
     /* Local delivery and aliases. */
     MAPS(PARAM_ALIAS_DATABASE, "$default_database_type:/etc/aliases"),
@@ -137,6 +148,15 @@ static const param_def param_defs[] = {
     STR(PARAM_MAIL_SPOOL_DIRECTORY, "/var/mail"),
     SIZE(PARAM_MAILBOX_SIZE_LIMIT, "51200000", 0),
     STR(PARAM_RECIPIENT_DELIMITER, ""),
+    LIST(PARAM_ALLOW_MAIL_TO_COMMANDS, "alias, forward"),
+    LIST(PARAM_ALLOW_MAIL_TO_FILES, "alias, forward"),
+    TIME(PARAM_COMMAND_TIME_LIMIT, "1000s", 's', 1),
+    RAWSTR(PARAM_FORWARD_PATH, "$home/.forward${recipient_delimiter}${extension}, $home/.forward"),
+    STR(PARAM_LOCAL_COMMAND_SHELL, ""),
+    RAWSTR(PARAM_LUSER_RELAY, ""),
+    RAWSTR(PARAM_MAILBOX_COMMAND, ""),
+    LIST(PARAM_MAILBOX_DELIVERY_LOCK, "fcntl, dotlock"),
+    LIST(PARAM_PREPEND_DELIVERED_HEADER, "command, file, forward"),
 
     /* Routing. */
     STR(PARAM_DEFAULT_TRANSPORT, "smtp"),
@@ -151,6 +171,10 @@ static const param_def param_defs[] = {
 
     /* Queue. */
     TIME(PARAM_BOUNCE_QUEUE_LIFETIME, "5d", 'd', 0),
+    SIZE(PARAM_BOUNCE_SIZE_LIMIT, "50000", 1),
+    STR(PARAM_BOUNCE_NOTICE_RECIPIENT, "postmaster"),
+    STR(PARAM_2BOUNCE_NOTICE_RECIPIENT, "postmaster"),
+    STR(PARAM_DOUBLE_BOUNCE_SENDER, "double-bounce"),
     TIME(PARAM_DELAY_WARNING_TIME, "0h", 'h', 0),
     BOOL(PARAM_ENABLE_LONG_QUEUE_IDS, "no"),
     INT(PARAM_HASH_QUEUE_DEPTH, "1", 1, 16),
@@ -158,6 +182,7 @@ static const param_def param_defs[] = {
     TIME(PARAM_MAXIMAL_BACKOFF_TIME, "4000s", 's', 1),
     TIME(PARAM_MAXIMAL_QUEUE_LIFETIME, "5d", 'd', 0),
     TIME(PARAM_MINIMAL_BACKOFF_TIME, "300s", 's', 1),
+    INT(PARAM_QMGR_MESSAGE_ACTIVE_LIMIT, "20000", 1, 1000000),
     TIME(PARAM_QUEUE_RUN_DELAY, "300s", 's', 1),
 
     /* Notification and bounces. */
