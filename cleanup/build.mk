@@ -1,0 +1,3 @@
+# cleanup: normalises one message and writes it to incoming/.
+PROGRAMS += cleanup
+cleanup_SRCS := $(wildcard cleanup/*.c)
