@@ -174,8 +174,9 @@ install: all
 	    case " $(COMMANDS) " in *" $$p "*) dir=$(sbindir);; *) dir=$(daemon_directory);; esac; \
 	    install -d "$(DESTDIR)$$dir" && install -m 0755 $(BUILD)/bin/$$p "$(DESTDIR)$$dir/$$p" || exit 1; \
 	done
-	@# newaliases is postalias by another name until sendmail (-bi) exists.
-	@ln -sf postalias "$(DESTDIR)$(sbindir)/newaliases"
+	@# newaliases and mailq are sendmail by other names (-bi, -bp).
+	@ln -sf sendmail "$(DESTDIR)$(sbindir)/newaliases"
+	@ln -sf sendmail "$(DESTDIR)$(sbindir)/mailq"
 	@for sec in 1 5 8; do \
 	    for f in man/man$$sec/*.$$sec; do [ -f "$$f" ] || continue; \
 	        install -d "$(DESTDIR)$(manpage_directory)/man$$sec"; \

@@ -1,0 +1,3 @@
+# pickup: the daemon that moves maildrop/ files through cleanup.
+PROGRAMS += pickup
+pickup_SRCS := $(wildcard pickup/*.c)

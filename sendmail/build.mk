@@ -1,0 +1,5 @@
+# sendmail: the sendmail-compatible submission command (also mailq and
+# newaliases by name).
+PROGRAMS += sendmail
+COMMANDS += sendmail
+sendmail_SRCS := $(wildcard sendmail/*.c)
