@@ -3,6 +3,7 @@ tools/run-instance.sh (make run): init, check, set-permissions, start,
 start-fg, status, stop, abort, reload, flush, with real master processes
 on free loopback ports."""
 
+import grp
 import os
 import shutil
 import signal
@@ -258,9 +259,21 @@ def test_check_bad_master_cf(instance_factory):
 
 # ------------------------------------------------------- set-permissions
 
+def own_command_directory(inst):
+    """Point command_directory at a private copy of postdrop: as root,
+    set-permissions makes postdrop set-gid there, and the shared build's
+    programs must stay as they are for the other tests."""
+    import shutil
+    cmd = inst.base / "cmd"
+    cmd.mkdir()
+    shutil.copy2(inst.build / "bin" / "postdrop", cmd / "postdrop")
+    inst.postconf("-e", f"command_directory={cmd}")
+    return cmd
+
 
 def test_set_permissions_repairs(instance_factory):
     inst = instance_factory(start=False)
+    own_command_directory(inst)
     os.chmod(inst.queue_dir / "incoming", 0o777)
     os.chmod(inst.queue_dir / "public", 0o700)
     (inst.queue_dir / "bounce").rmdir()
@@ -276,15 +289,20 @@ def test_set_permissions_repairs(instance_factory):
 def test_set_permissions_owners_as_root(instance_factory):
     import pwd
     inst = instance_factory(start=False)
+    own_command_directory(inst)
     os.chown(inst.queue_dir / "active", 0, 0)
     inst.postern("check", expect=1)
     inst.postern("set-permissions", expect=0)
     assert os.stat(inst.queue_dir / "active").st_uid == pwd.getpwnam(inst.mail_owner).pw_uid
+    st = os.stat(inst.base / "cmd" / "postdrop")
+    assert st.st_mode & 0o2000 and st.st_gid == grp.getgrnam(inst.setgid_group).gr_gid
+    assert not os.stat(inst.build / "bin" / "postdrop").st_mode & 0o2000
     inst.postern("check", expect=0)
 
 
 def test_set_permissions_refuses_symlink(instance_factory):
     inst = instance_factory(start=False)
+    own_command_directory(inst)
     target = inst.base / "elsewhere"
     target.mkdir(mode=0o755)
     (inst.queue_dir / "corrupt").rmdir()
