@@ -499,7 +499,7 @@ def _fake_bin(tmp_path, postern_build, programs):
     """A bin directory with the real postern and master plus given fakes."""
     fake = tmp_path / "bin"
     fake.mkdir(mode=0o755)
-    for prog in ("postern", "master", "postconf"):
+    for prog in ("postern", "master", "postconf", "postalias"):
         shutil.copy2(postern_build / "bin" / prog, fake / prog)
     for prog in programs:
         (fake / prog).write_text("#!/bin/sh\nexit 0\n")
@@ -544,6 +544,13 @@ def test_run_instance_config(run, tmp_path, postern_build):
     assert any(line.startswith("pickup ") for line in master)
     assert any(line.startswith("#[not built] qmgr ") for line in master)
     assert (rd / "mail").is_dir() and (rd / "spool" / "incoming").is_dir()
+    # The instance has its own aliases, built, with postmaster for the user.
+    assert run(["postconf", "-c", etc, "-h", "alias_maps"], expect=0).stdout.strip() \
+        == f"hash:{etc}/aliases"
+    import pwd
+    me = pwd.getpwuid(os.getuid()).pw_name
+    assert run(["postalias", "-c", etc, "-q", "postmaster", f"hash:{etc}/aliases"],
+               expect=0).stdout.strip() == me
     run(["postern", "-c", etc, "check"], expect=0)
 
     # Reuse: the configuration stays; services are enabled once built.
