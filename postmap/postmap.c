@@ -26,18 +26,14 @@
  *
  * SECURITY: often run as root. Sources and tables are handled by mkmap
  * (symbolic-link checks, ownership), dict_src and the dict types; this
- * file only parses the command line.
+ * file only names its options (mkmap_cmdline_parse does the parsing).
  * LIMITS: those of mkmap, dict_src and dict.
  */
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
 
 #include "mkmap.h"
 #include "msg.h"
-#include "param.h"
-#include "strbuf.h"
 
 /* usage: print the usage lines and exit with status. */
 static void __attribute__((noreturn)) usage(int status)
@@ -53,79 +49,13 @@ static void __attribute__((noreturn)) usage(int status)
 /* main: parse the command line and run one mode. */
 int     main(int argc, char **argv)
 {
-    mkmap_opts opts;
-    const char *cli_dir = NULL;
-    const char *key = NULL;
-    strbuf *err;
-    int     mode = MKMAP_MODE_BUILD;
-    int     modes = 0;
-    int     bad = 0;
-    int     lookup = 0;                 /* -q or -d: errors exit with 2 */
-    int     ch;
-    int     status;
+    mkmap_cmdline cmd;
 
-    memset(&opts, 0, sizeof(opts));
-    opts.format = MKMAP_FORMAT_POSTMAP;
     msg_init("postmap", MSG_F_STDERR);
-    while ((ch = getopt(argc, argv, "c:d:fijNnoq:rsvw")) != -1) {
-        switch (ch) {
-        case 'c':
-            cli_dir = optarg;
-            break;
-        case 'd':
-        case 'q':
-            key = optarg;
-            lookup = 1;
-            /* FALLTHROUGH */
-        case 'i':
-        case 's':
-            mode = ch;
-            modes++;
-            break;
-        case 'f':
-            opts.flags |= MKMAP_F_NO_FOLD;
-            break;
-        case 'j':
-            opts.flags |= MKMAP_F_JSON;
-            break;
-        case 'N':
-            break;
-        case 'n':
-            msg_error("-n is not supported: tables always store the terminating "
-                      "NUL (lookups accept entries with or without it)");
-            bad = 1;
-            break;
-        case 'o':
-            opts.flags |= MKMAP_F_NO_OWNER;
-            break;
-        case 'r':
-            opts.flags |= MKMAP_F_REPLACE;
-            break;
-        case 'v':
-            msg_verbose++;
-            break;
-        case 'w':
-            opts.flags |= MKMAP_F_QUIET_DUP;
-            break;
-        default:
-            bad = 1;
-            break;
-        }
-    }
-    if (modes > 1 || optind >= argc
-        || ((opts.flags & MKMAP_F_JSON) && mode != MKMAP_MODE_QUERY
-            && mode != MKMAP_MODE_DUMP))
-        bad = 1;
-    if (bad)
-        usage(lookup ? MKMAP_ERROR : 1);
-
-    err = strbuf_new(128);
-    if (param_load(param_config_dir(cli_dir), err) < 0) {
-        msg_error("%s", strbuf_str(err));
-        exit(lookup ? MKMAP_ERROR : 1);
-    }
-    strbuf_free(err);
-    opts.default_type = param_str(PARAM_DEFAULT_DATABASE_TYPE);
-    status = mkmap_run(&opts, mode, key, argv + optind, argc - optind);
-    return status;
+    if (mkmap_cmdline_parse(&cmd, MKMAP_FORMAT_POSTMAP, "c:d:fijNnoq:rsvw",
+                            argc, argv) < 0 || cmd.nargs == 0)
+        usage(cmd.status);
+    if (mkmap_cmdline_config(&cmd) < 0)
+        exit(cmd.status);
+    return mkmap_run(&cmd.opts, cmd.mode, cmd.key, cmd.args, cmd.nargs);
 }

@@ -10,10 +10,11 @@
  *     are incomplete or unreadable as queue files are skipped. When the
  *     caller may not read the queue (a privileged instance), it says the
  *     showq service is needed and returns EX_UNAVAILABLE.
- *   sendmail_newaliases(flags): -bi / newaliases (flags: MKMAP_F_*): rebuild every file-based
- *     table in alias_database with mkmap_build, as postalias does when
- *     run as newaliases. EX_UNAVAILABLE when a
- *     table could not be rebuilt (mkmap logged why), else 0.
+ *   sendmail_newaliases(flags): -bi / newaliases (flags: MKMAP_F_*):
+ *     rebuild every file-based table in alias_database with
+ *     mkmap_newaliases, as postalias does when run as newaliases (but
+ *     quietly). EX_UNAVAILABLE when a table could not be rebuilt (mkmap
+ *     logged why), else 0.
  *
  * SECURITY: runs as the invoking user; queue files are parsed with the
  *   strict reader and only printed.
@@ -30,7 +31,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "dict.h"
 #include "mail_queue.h"
 #include "master_proto.h"
 #include "mem.h"
@@ -165,30 +165,11 @@ int sendmail_mailq(void)
 /* sendmail_newaliases: rebuild the tables of alias_database. */
 int sendmail_newaliases(int flags)
 {
-    const char *const *items;
     mkmap_opts opts;
-    strbuf *type = strbuf_new(16);
-    strbuf *name = strbuf_new(64);
-    size_t  count, i;
-    int     status = EX_OK;
 
     memset(&opts, 0, sizeof(opts));
     opts.format = MKMAP_FORMAT_ALIASES;
     opts.flags = flags;
     opts.default_type = param_str(PARAM_DEFAULT_DATABASE_TYPE);
-    items = param_list(PARAM_ALIAS_DATABASE, &count);
-    for (i = 0; i < count; i++) {
-        if (dict_split_spec(items[i], type, name) < 0
-            || !mkmap_writable_type(strbuf_str(type))) {
-            if (msg_verbose)
-                msg_info("%s: skipped: not a table built from a file", items[i]);
-        } else if (mkmap_build(&opts, items[i]) < 0) {
-            msg_error("%s: not rebuilt; the old table, if any, stays in use",
-                      items[i]);
-            status = EX_UNAVAILABLE;
-        }
-    }
-    strbuf_free(type);
-    strbuf_free(name);
-    return status;
+    return mkmap_newaliases(&opts, 0) < 0 ? EX_UNAVAILABLE : EX_OK;
 }

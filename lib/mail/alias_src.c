@@ -6,7 +6,7 @@
  *     reader, or NULL with err set to "PATH: cannot open: REASON", "PATH:
  *     cannot stat: REASON" or "PATH: not a regular file" (a FIFO or device
  *     in its place is refused rather than read; the same messages as
- *     dict_src). Close it with alias_src_close.
+ *     dict_src, which does the opening). Close it with alias_src_close.
  *   alias_src_open_mem(text, len, origin): read len bytes of text (NULs
  *     allowed, and refused where they appear). text must stay valid and
  *     unchanged until the reader is closed. For tests and the fuzz target.
@@ -15,9 +15,10 @@
  *     written: continuation lines joined by one space, surrounding white
  *     space trimmed) replaced; 0 at the end of the input; -1 with err set
  *     to "ORIGIN, line N: what is wrong". A syntax error consumes the
- *     whole bad entry, so the caller may go on reading; a read error or
- *     an over-long physical line stops the reader for good (every later
- *     call returns -1 with the same text).
+ *     whole bad entry (an over-long physical line included: the reader
+ *     skips it and the continuations after it), so the caller may go on
+ *     reading; a read error is sticky (every later call returns -1 with
+ *     the same text, "ORIGIN: read error: REASON").
  *   alias_src_line(src): the line on which the entry last returned (or
  *     refused) started, for "duplicate entry" warnings.
  *   alias_src_origin(src): the file name (or origin label) in messages.
@@ -25,8 +26,16 @@
  *     postalias gives the table it builds); NULL for memory readers.
  *   alias_src_close(src): release the reader. Returns NULL.
  *
+ * Lines, comments, continuations, NUL checks, line limits and the input
+ * (file or memory) are dict_src's (dict_src_next_line); this module adds
+ * only what is special to aliases(5): the name, its quotes, the ':' and
+ * the value rules. dict_src's messages for the faults both readers know
+ * are reworded to the ones alias_src has always used (alias_src_reword),
+ * so postalias and newaliases keep their wording.
+ *
  * Syntax (the decisions, in the order they are made):
- *   - Lines end at '\n'; one '\r' before it is dropped.
+ *   - Lines end at '\n'; white space (a '\r' included) at the end of a
+ *     line is dropped.
  *   - A line that is empty, all white space, or whose first non-blank
  *     byte is '#' is ignored anywhere, even between the lines of one
  *     entry (such lines are never checked for NUL bytes).
@@ -46,41 +55,23 @@
  * write where alias_database points); postalias may run as root, so every
  * byte is treated as untrusted: lines are read with a maximum, NULs are
  * refused, and nothing in a value is interpreted here.
- * LIMITS: a physical line and a logical entry are at most
- * ALIAS_SRC_ENTRY_MAX bytes; a name at most ALIAS_SRC_NAME_MAX bytes.
- * Line numbers saturate at INT_MAX.
+ * LIMITS: a physical line at most DICT_SRC_LINE_MAX bytes (dict_src); a
+ * logical entry at most ALIAS_SRC_ENTRY_MAX bytes; a name at most
+ * ALIAS_SRC_NAME_MAX bytes. Line numbers saturate at INT_MAX (dict_src).
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "alias_src.h"
+#include "dict_src.h"
 #include "mem.h"
 #include "strbuf.h"
-#include "stream.h"
 #include "strutil.h"
 
-/* A physical line may carry CR LF after a full-size entry. */
-#define ALIAS_SRC_PHYS_MAX  (ALIAS_SRC_ENTRY_MAX + 2)
-
 struct alias_src {
-    char   *origin;                     /* file name in messages */
-    stream *fp;                         /* file input, or NULL */
-    struct stat st;                     /* the file as opened */
-    int     have_st;                    /* st is valid */
-    const char *mem;                    /* memory input */
-    size_t  mem_len;
-    size_t  mem_pos;
-    strbuf *phys;                       /* the current physical line */
-    strbuf *entry;                      /* the logical entry being built */
-    strbuf *why;                        /* error text of a bad entry */
-    int     pending;                    /* phys holds an unused entry start */
-    int     lineno;                     /* physical lines read so far */
-    int     entry_line;                 /* first line of the last entry */
-    int     failed;                     /* sticky error, text in why */
+    dict_src *ds;                       /* lines, comments, continuations */
+    strbuf *entry;                      /* the logical entry just read */
 };
 
 /* alias_src_is_blank: white space as aliases(5) files use it. */
@@ -89,62 +80,28 @@ static int alias_src_is_blank(int ch)
     return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\f' || ch == '\v';
 }
 
-/* alias_src_new: a reader with no input attached yet. */
-static alias_src *alias_src_new(const char *origin)
+/* alias_src_wrap: a reader around a dict_src line reader. */
+static alias_src *alias_src_wrap(dict_src *ds)
 {
     alias_src *src = mem_calloc(1, sizeof(*src));
 
-    src->origin = mem_strdup(origin);
-    src->phys = strbuf_new(256);
+    src->ds = ds;
     src->entry = strbuf_new(256);
-    src->why = strbuf_new(64);
-    strbuf_set_limit(src->entry, ALIAS_SRC_ENTRY_MAX);
     return src;
 }
 
 /* alias_src_open: open a source file. */
 alias_src *alias_src_open(const char *path, strbuf *err)
 {
-    alias_src *src;
-    struct stat st;
-    int     fd;
-    int     fl;
+    dict_src *ds = dict_src_open(path, err);
 
-    /* O_NONBLOCK: a FIFO put in place of the file must not hang us. */
-    if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) < 0) {
-        strbuf_setf(err, "%s: cannot open: %s", path, strerror(errno));
-        return NULL;
-    }
-    if (fstat(fd, &st) < 0) {
-        strbuf_setf(err, "%s: cannot stat: %s", path, strerror(errno));
-        (void) close(fd);
-        return NULL;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        strbuf_setf(err, "%s: not a regular file", path);
-        (void) close(fd);
-        return NULL;
-    }
-    if ((fl = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
-        strbuf_setf(err, "%s: cannot open: %s", path, strerror(errno));
-        (void) close(fd);
-        return NULL;
-    }
-    src = alias_src_new(path);
-    src->fp = stream_fdopen(fd, STREAM_F_READ);
-    src->st = st;
-    src->have_st = 1;
-    return src;
+    return ds ? alias_src_wrap(ds) : NULL;
 }
 
 /* alias_src_open_mem: read from a memory buffer. */
 alias_src *alias_src_open_mem(const char *text, size_t len, const char *origin)
 {
-    alias_src *src = alias_src_new(origin);
-
-    src->mem = text;
-    src->mem_len = len;
-    return src;
+    return alias_src_wrap(dict_src_open_mem(text, len, origin));
 }
 
 /* alias_src_close: release the reader. */
@@ -152,12 +109,8 @@ alias_src *alias_src_close(alias_src *src)
 {
     if (src == NULL)
         return NULL;
-    if (src->fp)
-        (void) stream_close(src->fp);
-    mem_free(src->origin);
-    strbuf_free(src->phys);
+    dict_src_close(src->ds);
     strbuf_free(src->entry);
-    strbuf_free(src->why);
     mem_free(src);
     return NULL;
 }
@@ -165,72 +118,68 @@ alias_src *alias_src_close(alias_src *src)
 /* alias_src_line: first line of the last entry. */
 int alias_src_line(const alias_src *src)
 {
-    return src->entry_line;
+    return dict_src_line(src->ds);
 }
 
 /* alias_src_origin: name of the input in messages. */
 const char *alias_src_origin(const alias_src *src)
 {
-    return src->origin;
+    return dict_src_origin(src->ds);
 }
 
 /* alias_src_stat: identity of the file as opened, or NULL. */
 const struct stat *alias_src_stat(const alias_src *src)
 {
-    return src->have_st ? &src->st : NULL;
+    return dict_src_stat(src->ds);
 }
 
-/* alias_src_fail: make the reader fail from now on. */
-static int alias_src_fail(alias_src *src, strbuf *err)
+/* alias_src_reword: give a dict_src line error alias_src's wording. */
+static void alias_src_reword(const alias_src *src, strbuf *err)
 {
-    src->failed = 1;
-    strbuf_set(err, src->why->data, src->why->len);
-    return -1;
-}
+    static const struct {
+        const char *dict_text;          /* dict_src's text (a prefix) */
+        const char *alias_text;         /* ours; NULL: the entry limit */
+        int     keep_rest;              /* keep what follows dict_text */
+    } words[] = {
+        {"line contains a NUL byte", "NUL byte in entry", 0},
+        {"continuation line (it starts with white space) before the first "
+         "entry", "continuation line without an entry before it", 0},
+        /* The physical-line limit is dict_src's: keep its number. */
+        {"line is longer than ", "line longer than ", 1},
+        /* Longer than dict_src's entry limit is longer than ours too. */
+        {"entry is longer than ", NULL, 0},
+    };
+    const char *origin = dict_src_origin(src->ds);
+    size_t  olen = strlen(origin);
+    const char *p;
+    char   *rest = NULL;
+    size_t  keep;
+    size_t  i;
 
-/* alias_src_getline: next physical line, end of line removed; 1 a line,
- * 0 end of input, -1 error (sticky, text in src->why). */
-static int alias_src_getline(alias_src *src)
-{
-    size_t  n;
-    const char *nl;
-    int     next = src->lineno < INT_MAX ? src->lineno + 1 : INT_MAX;
-
-    if (src->fp != NULL) {
-        switch (stream_get_line(src->fp, src->phys, ALIAS_SRC_PHYS_MAX)) {
-        case STREAM_OK:
-            break;
-        case STREAM_EOF:
-            return 0;
-        case STREAM_TOOLONG:
-            strbuf_setf(src->why, "%s, line %d: line longer than %d bytes",
-                        src->origin, next, ALIAS_SRC_ENTRY_MAX);
-            return -1;
-        default:
-            strbuf_setf(src->why, "read %s: %s", src->origin,
-                        errno ? strerror(errno) : "read error");
-            return -1;
-        }
-    } else {
-        if (src->mem_pos >= src->mem_len)
-            return 0;
-        nl = memchr(src->mem + src->mem_pos, '\n', src->mem_len - src->mem_pos);
-        n = nl ? (size_t) (nl - (src->mem + src->mem_pos)) + 1
-            : src->mem_len - src->mem_pos;
-        if (n > ALIAS_SRC_PHYS_MAX) {
-            strbuf_setf(src->why, "%s, line %d: line longer than %d bytes",
-                        src->origin, next, ALIAS_SRC_ENTRY_MAX);
-            return -1;
-        }
-        strbuf_set(src->phys, src->mem + src->mem_pos, n);
-        src->mem_pos += n;
+    /* Only "ORIGIN, line N: TEXT"; anything else (read errors) stays. */
+    if (strncmp(err->data, origin, olen) != 0
+        || !str_has_prefix(err->data + olen, ", line "))
+        return;
+    for (p = err->data + olen + 7; *p >= '0' && *p <= '9'; p++)
+         /* void */ ;
+    if (p[0] != ':' || p[1] != ' ')
+        return;
+    keep = (size_t) (p + 2 - err->data);
+    for (i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+        if (!str_has_prefix(err->data + keep, words[i].dict_text))
+            continue;
+        if (words[i].keep_rest)
+            rest = mem_strdup(err->data + keep + strlen(words[i].dict_text));
+        strbuf_truncate(err, keep);
+        if (words[i].alias_text != NULL)
+            strbuf_puts(err, words[i].alias_text);
+        else
+            strbuf_printf(err, "entry longer than %d bytes", ALIAS_SRC_ENTRY_MAX);
+        if (rest != NULL)
+            strbuf_puts(err, rest);
+        mem_free(rest);
+        return;
     }
-    src->lineno = next;
-    if (src->phys->len > 0 && src->phys->data[src->phys->len - 1] == '\n')
-        strbuf_truncate(src->phys, src->phys->len - 1);
-    if (src->phys->len > 0 && src->phys->data[src->phys->len - 1] == '\r')
-        strbuf_truncate(src->phys, src->phys->len - 1);
-    return 1;
 }
 
 /* alias_src_parse: split a complete logical entry into name and value. */
@@ -279,7 +228,7 @@ static int alias_src_parse(alias_src *src, strbuf *name, strbuf *value,
             why = "alias name too long";
     }
     if (why != NULL) {
-        strbuf_setf(err, "%s, line %d: %s", src->origin, src->entry_line, why);
+        strbuf_setf(err, "%s, line %d: %s", dict_src_origin(src->ds), dict_src_line(src->ds), why);
         return -1;
     }
     str_lower(name->data);
@@ -291,7 +240,7 @@ static int alias_src_parse(alias_src *src, strbuf *name, strbuf *value,
         end--;
     if (p == end) {
         strbuf_setf(err, "%s, line %d: no value for alias \"%s\"",
-                    src->origin, src->entry_line, name->data);
+                    dict_src_origin(src->ds), dict_src_line(src->ds), name->data);
         return -1;
     }
     strbuf_set(value, p, (size_t) (end - p));
@@ -301,65 +250,18 @@ static int alias_src_parse(alias_src *src, strbuf *name, strbuf *value,
 /* alias_src_next: read the next entry. */
 int alias_src_next(alias_src *src, strbuf *name, strbuf *value, strbuf *err)
 {
-    int     have = 0;                   /* an entry has started */
-    int     bad = 0;                    /* ... and is broken (see why) */
     int     rc;
-    size_t  i, len;
-    const char *line;
 
-    if (src->failed)
-        return alias_src_fail(src, err);
-    strbuf_reset(src->entry);
-    for (;;) {
-        if (src->pending) {
-            src->pending = 0;
-            rc = 1;
-        } else if ((rc = alias_src_getline(src)) < 0) {
-            return alias_src_fail(src, err);
-        }
-        if (rc == 0)
-            break;
-        line = src->phys->data;
-        len = src->phys->len;
-        for (i = 0; i < len && alias_src_is_blank((unsigned char) line[i]); i++)
-             /* void */ ;
-        if (i == len || line[i] == '#')
-            continue;                   /* blank or comment line */
-        if (i == 0) {                   /* a new entry starts here */
-            if (have) {
-                src->pending = 1;
-                break;
-            }
-            have = 1;
-            src->entry_line = src->lineno;
-        } else if (!have) {
-            have = bad = 1;
-            src->entry_line = src->lineno;
-            strbuf_setf(src->why, "%s, line %d: continuation line without an "
-                        "entry before it", src->origin, src->lineno);
-            continue;
-        }
-        if (bad)
-            continue;                   /* swallow the rest of a bad entry */
-        if (memchr(line, 0, len) != NULL) {
-            bad = 1;
-            strbuf_setf(src->why, "%s, line %d: NUL byte in entry",
-                        src->origin, src->lineno);
-            continue;
-        }
-        while (len > i && alias_src_is_blank((unsigned char) line[len - 1]))
-            len--;
-        if ((src->entry->len > 0 && strbuf_putc(src->entry, ' ') < 0)
-            || strbuf_append(src->entry, line + i, len - i) < 0) {
-            bad = 1;
-            strbuf_setf(src->why, "%s, line %d: entry longer than %d bytes",
-                        src->origin, src->entry_line, ALIAS_SRC_ENTRY_MAX);
-        }
+    if ((rc = dict_src_next_line(src->ds, src->entry, err)) < 0) {
+        alias_src_reword(src, err);
+        return -1;
     }
-    if (!have)
+    if (rc == 0)
         return 0;
-    if (bad) {
-        strbuf_set(err, src->why->data, src->why->len);
+    if (src->entry->len > ALIAS_SRC_ENTRY_MAX) {
+        strbuf_setf(err, "%s, line %d: entry longer than %d bytes",
+                    dict_src_origin(src->ds), dict_src_line(src->ds),
+                    ALIAS_SRC_ENTRY_MAX);
         return -1;
     }
     return alias_src_parse(src, name, value, err);

@@ -53,6 +53,32 @@
  *     (MKMAP_FOUND 0, MKMAP_NOTFOUND 1, MKMAP_ERROR 2). MKMAP_MODE_DUMP:
  *     mkmap_dump each table (0, or 1). Output goes to stdout; a write
  *     error on it is an error (1, or 2 for queries and deletions).
+ *   mkmap_newaliases(opts, report): what newaliases does: every table
+ *     in alias_database whose type is built from a file (hash, btree,
+ *     lmdb, cdb) is rebuilt from its source with mkmap_build (aliases(5)
+ *     format whatever opts->format says; opts->default_type NULL means
+ *     default_database_type). Other types (texthash:, ...) read their
+ *     source directly and are skipped. A failure does not stop the
+ *     others; each is logged with "SPEC: not rebuilt". report: also log
+ *     each table rebuilt or skipped, and an empty alias_database, with
+ *     msg_info (as postalias run as newaliases does); otherwise only a
+ *     skipped table is logged, and only when msg_verbose. Returns 0 when
+ *     every table was rebuilt, -1 otherwise. main.cf must be loaded.
+ *   mkmap_cmdline_parse(cmd, format, optstring, argc, argv): the option
+ *     parsing postmap, postalias and newaliases share. getopt over
+ *     optstring (a subset of "c:d:fijNnoq:rsvw" with these meanings: -c
+ *     config directory, -d/-q key: delete/query mode, -i update mode, -s
+ *     dump mode, -f MKMAP_F_NO_FOLD, -j MKMAP_F_JSON, -N accepted and
+ *     ignored, -n refused with an error message, -o MKMAP_F_NO_OWNER, -r
+ *     MKMAP_F_REPLACE, -v msg_verbose++, -w MKMAP_F_QUIET_DUP). Fills
+ *     cmd (format as given; args/nargs the operands after the options;
+ *     status 1, or MKMAP_ERROR once -q or -d was seen). Returns 0, or -1
+ *     on a usage error: an unknown option, -n, two modes, -j outside -q
+ *     and -s. The caller checks the operand count and prints its usage.
+ *   mkmap_cmdline_config(cmd): load main.cf from cmd->config_dir (then
+ *     MAIL_CONFIG, then the default) and set cmd->opts.default_type to
+ *     default_database_type. 0, or -1 after logging the error (exit with
+ *     cmd->status).
  *   mkmap_read_fd(fd, origin, buf, err): read all of fd into buf, at most
  *     MKMAP_STDIN_MAX bytes. 0, or -1 with err set.
  *   json_string(out, text): append text as a JSON string literal;
@@ -88,6 +114,7 @@
 #include "json.h"
 #include "mkmap.h"
 #include "msg.h"
+#include "param.h"
 #include "strbuf.h"
 #include "strutil.h"
 
@@ -780,4 +807,122 @@ int mkmap_run(const mkmap_opts *opts, int mode, const char *key,
     strbuf_free(input);
     strbuf_free(err);
     return status;
+}
+
+/* mkmap_newaliases: rebuild every file-based table in alias_database. */
+int mkmap_newaliases(const mkmap_opts *opts, int report)
+{
+    const char *const *items;
+    mkmap_opts aopts = *opts;
+    strbuf *type = strbuf_new(16);
+    strbuf *name = strbuf_new(64);
+    size_t  count, i;
+    int     status = 0;
+
+    aopts.format = MKMAP_FORMAT_ALIASES;
+    if (aopts.default_type == NULL)
+        aopts.default_type = param_str(PARAM_DEFAULT_DATABASE_TYPE);
+    items = param_list(PARAM_ALIAS_DATABASE, &count);
+    if (count == 0 && report)
+        msg_info("%s is empty: no alias tables to rebuild", PARAM_ALIAS_DATABASE);
+    for (i = 0; i < count; i++) {
+        if (dict_split_spec(items[i], type, name) < 0
+            || !mkmap_writable_type(strbuf_str(type))) {
+            if (report || msg_verbose)
+                msg_info("%s: skipped: not a table type that is built from a file",
+                         items[i]);
+        } else if (mkmap_build(&aopts, items[i]) == 0) {
+            if (report)
+                msg_info("%s: rebuilt from %s", items[i], strbuf_str(name));
+        } else {
+            msg_error("%s: not rebuilt; the old table, if any, stays in use",
+                      items[i]);
+            status = -1;
+        }
+    }
+    strbuf_free(type);
+    strbuf_free(name);
+    return status;
+}
+
+/* mkmap_cmdline_parse: the options postmap, postalias and newaliases share. */
+int mkmap_cmdline_parse(mkmap_cmdline *cmd, int format, const char *optstring,
+                        int argc, char **argv)
+{
+    int     modes = 0;
+    int     bad = 0;
+    int     ch;
+
+    memset(cmd, 0, sizeof(*cmd));
+    cmd->opts.format = format;
+    cmd->mode = MKMAP_MODE_BUILD;
+    cmd->status = 1;
+    while ((ch = getopt(argc, argv, optstring)) != -1) {
+        switch (ch) {
+        case 'c':
+            cmd->config_dir = optarg;
+            break;
+        case 'd':
+        case 'q':
+            cmd->key = optarg;
+            cmd->status = MKMAP_ERROR;  /* lookups: errors exit with 2 */
+            /* FALLTHROUGH */
+        case 'i':
+        case 's':
+            cmd->mode = ch;
+            modes++;
+            break;
+        case 'f':
+            cmd->opts.flags |= MKMAP_F_NO_FOLD;
+            break;
+        case 'j':
+            cmd->opts.flags |= MKMAP_F_JSON;
+            break;
+        case 'N':
+            break;
+        case 'n':
+            msg_error("-n is not supported: tables always store the terminating "
+                      "NUL (lookups accept entries with or without it)");
+            bad = 1;
+            break;
+        case 'o':
+            cmd->opts.flags |= MKMAP_F_NO_OWNER;
+            break;
+        case 'r':
+            cmd->opts.flags |= MKMAP_F_REPLACE;
+            break;
+        case 'v':
+            msg_verbose++;
+            break;
+        case 'w':
+            cmd->opts.flags |= MKMAP_F_QUIET_DUP;
+            break;
+        default:
+            bad = 1;
+            break;
+        }
+    }
+    cmd->args = argv + optind;
+    cmd->nargs = argc - optind;
+    if (modes > 1
+        || ((cmd->opts.flags & MKMAP_F_JSON) && cmd->mode != MKMAP_MODE_QUERY
+            && cmd->mode != MKMAP_MODE_DUMP))
+        bad = 1;
+    return bad ? -1 : 0;
+}
+
+/* mkmap_cmdline_config: load main.cf and take default_database_type. */
+int mkmap_cmdline_config(mkmap_cmdline *cmd)
+{
+    strbuf *err = strbuf_new(128);
+    int     rc = 0;
+
+    if (param_load(param_config_dir(cmd->config_dir), err) < 0) {
+        msg_error("%s", strbuf_str(err));
+        rc = -1;
+    } else {
+        cmd->opts.default_type = param_str(PARAM_DEFAULT_DATABASE_TYPE);
+    }
+    strbuf_free(err);
+    return rc;
 }

@@ -45,6 +45,18 @@ typedef struct mkmap_opts {
     const char *default_type;           /* default_database_type */
 } mkmap_opts;
 
+/* A postmap, postalias or newaliases command line (mkmap_cmdline_parse). */
+typedef struct mkmap_cmdline {
+    mkmap_opts opts;                    /* format, -f -j -o -r -w, type */
+    const char *config_dir;             /* -c, or NULL */
+    const char *key;                    /* -q or -d key ("-": stdin) */
+    int     mode;                       /* MKMAP_MODE_* */
+    int     status;                     /* exit status of a usage or
+                                         * config error */
+    char  **args;                       /* the tables named */
+    int     nargs;
+} mkmap_cmdline;
+
 int     mkmap_spec(const mkmap_opts *opts, const char *arg, strbuf *spec,
                    strbuf *type, strbuf *name);
 int     mkmap_writable_type(const char *type);
@@ -63,6 +75,10 @@ int     mkmap_delete_lines(const mkmap_opts *opts, char **args, int nargs,
 int     mkmap_dump(const mkmap_opts *opts, const char *arg, FILE *out);
 int     mkmap_run(const mkmap_opts *opts, int mode, const char *key,
                   char **args, int nargs);
+int     mkmap_newaliases(const mkmap_opts *opts, int report);
+int     mkmap_cmdline_parse(mkmap_cmdline *cmd, int format, const char *optstring,
+                            int argc, char **argv);
+int     mkmap_cmdline_config(mkmap_cmdline *cmd);
 int     mkmap_read_fd(int fd, const char *origin, strbuf *buf, strbuf *err);
 
 #endif

@@ -17,6 +17,7 @@
 
 #include "mem.h"
 #include "mkmap.h"
+#include "param.h"
 #include "strbuf.h"
 #include "strutil.h"
 #include "testlib.h"
@@ -254,11 +255,142 @@ static void test_read_fd(void **state)
     strbuf_free(err);
 }
 
+/* The option parsing postmap, postalias and newaliases share. */
+static const struct {
+    const char *name;
+    const char *optstring;
+    const char *argv[6];                /* NULL-terminated, argv[0] first */
+    int     rc;
+    int     mode;
+    int     flags;
+    int     status;
+    int     nargs;
+    const char *key;
+    const char *dir;
+} cmdline_cases[] = {
+    {"build", "c:d:fijNnoq:rsvw", {"postmap", "-c", "/etc/x", "a", "b"}, 0,
+     MKMAP_MODE_BUILD, 0, 1, 2, NULL, "/etc/x"},
+    {"flags", "c:d:fijNnoq:rsvw", {"postmap", "-fNorw", "a"}, 0, MKMAP_MODE_BUILD,
+     MKMAP_F_NO_FOLD | MKMAP_F_NO_OWNER | MKMAP_F_REPLACE | MKMAP_F_QUIET_DUP, 1, 1,
+     NULL, NULL},
+    {"query json", "c:d:fijNnoq:rsvw", {"postmap", "-j", "-q", "k", "a"}, 0,
+     MKMAP_MODE_QUERY, MKMAP_F_JSON, MKMAP_ERROR, 1, "k", NULL},
+    {"delete", "c:d:fijNnoq:rsvw", {"postmap", "-d", "-", "a"}, 0, MKMAP_MODE_DELETE,
+     0, MKMAP_ERROR, 1, "-", NULL},
+    {"update", "c:d:fijNnoq:rsvw", {"postmap", "-i", "a"}, 0, MKMAP_MODE_UPDATE, 0, 1,
+     1, NULL, NULL},
+    {"dump json", "c:d:fijNnoq:rsvw", {"postmap", "-sj", "a"}, 0, MKMAP_MODE_DUMP,
+     MKMAP_F_JSON, 1, 1, NULL, NULL},
+    {"no operands is the caller's business", "c:orvw", {"newaliases", "-o"}, 0,
+     MKMAP_MODE_BUILD, MKMAP_F_NO_OWNER, 1, 0, NULL, NULL},
+    {"-n refused", "c:d:fijNnoq:rsvw", {"postmap", "-n", "a"}, -1, MKMAP_MODE_BUILD,
+     0, 1, 1, NULL, NULL},
+    {"two modes", "c:d:fijNnoq:rsvw", {"postmap", "-q", "k", "-s", "a"}, -1,
+     MKMAP_MODE_DUMP, 0, MKMAP_ERROR, 1, "k", NULL},
+    {"json when building", "c:d:fijNnoq:rsvw", {"postmap", "-j", "a"}, -1,
+     MKMAP_MODE_BUILD, MKMAP_F_JSON, 1, 1, NULL, NULL},
+    {"option not in optstring", "c:orvw", {"newaliases", "-f"}, -1, MKMAP_MODE_BUILD,
+     0, 1, 0, NULL, NULL},
+    {"unknown option", "c:d:ijNnoq:rsvw", {"postalias", "-x", "a"}, -1,
+     MKMAP_MODE_BUILD, 0, 1, 1, NULL, NULL},
+};
+
+static void test_cmdline_parse(void **state)
+{
+    mkmap_cmdline cmd;
+    char   *argv[6];
+    int     argc, rc;
+    size_t  i;
+
+    (void) state;
+    for (i = 0; i < sizeof(cmdline_cases) / sizeof(cmdline_cases[0]); i++) {
+        for (argc = 0; cmdline_cases[i].argv[argc] != NULL; argc++)
+            argv[argc] = (char *) cmdline_cases[i].argv[argc];
+        argv[argc] = NULL;
+        optind = 0;                     /* GNU getopt: start afresh */
+        opterr = 0;
+        rc = mkmap_cmdline_parse(&cmd, MKMAP_FORMAT_ALIASES,
+                                 cmdline_cases[i].optstring, argc, argv);
+        if (rc != cmdline_cases[i].rc || cmd.mode != cmdline_cases[i].mode
+            || cmd.opts.flags != cmdline_cases[i].flags
+            || cmd.status != cmdline_cases[i].status
+            || cmd.nargs != cmdline_cases[i].nargs
+            || cmd.opts.format != MKMAP_FORMAT_ALIASES
+            || (cmd.key == NULL) != (cmdline_cases[i].key == NULL)
+            || (cmd.key && strcmp(cmd.key, cmdline_cases[i].key) != 0)
+            || (cmd.config_dir == NULL) != (cmdline_cases[i].dir == NULL)
+            || (cmd.config_dir && strcmp(cmd.config_dir, cmdline_cases[i].dir) != 0))
+            fail_msg("case \"%s\": rc %d mode %d flags %#x status %d nargs %d",
+                     cmdline_cases[i].name, rc, cmd.mode, (unsigned) cmd.opts.flags,
+                     cmd.status, cmd.nargs);
+        if (cmd.nargs > 0)
+            assert_string_equal(cmd.args[cmd.nargs - 1], argv[argc - 1]);
+    }
+    opterr = 1;
+}
+
+static void test_newaliases(void **state)
+{
+    char   *one = write_tmp("aliases", "Root: admin\n");
+    char   *two = write_tmp("aliases2", "x: y\nbroken\n");
+    char   *conf = str_concat("alias_database = hash:", one, ", texthash:", one,
+                              ", hash:", two, "\n", (char *) NULL);
+    char   *mcf = write_tmp("main.cf", conf);
+    char   *line = str_concat("hash:", one, ": rebuilt from ", one, (char *) NULL);
+    char   *db = str_concat(one, ".db", (char *) NULL);
+    mkmap_opts opts = {MKMAP_FORMAT_POSTMAP, 0, NULL};
+    strbuf *err = strbuf_new(64);
+    struct stat st;
+    char   *args[1];
+    struct capture c;
+
+    (void) state;
+    assert_int_equal(param_load(tmpdir, err), 0);
+    /* One table is broken: the others are still rebuilt; -1 at the end. */
+    testlib_log_reset();
+    assert_int_equal(mkmap_newaliases(&opts, 1), -1);
+    assert_true(testlib_log_has(line));
+    assert_true(testlib_log_has(": skipped: not a table type that is built from a file"));
+    assert_true(testlib_log_has("aliases2, line 2: missing ':' after the alias name"));
+    assert_true(testlib_log_has("aliases2: not rebuilt"));
+    assert_int_equal(stat(db, &st), 0);
+    /* Built in aliases(5) format whatever opts says, with the default type. */
+    args[0] = one;
+    opts.format = MKMAP_FORMAT_ALIASES;
+    opts.default_type = "hash";
+    assert_int_equal(mkmap_query(&opts, args, 1, "root", cap_open(&c)), MKMAP_FOUND);
+    assert_string_equal(cap_close(&c), "admin\n");
+    free(c.text);
+
+    /* Without reports: only the failure is logged. */
+    mem_free(write_tmp("aliases2", "x: y\n"));
+    opts.format = MKMAP_FORMAT_POSTMAP;
+    opts.default_type = NULL;
+    testlib_log_reset();
+    assert_int_equal(mkmap_newaliases(&opts, 0), 0);
+    assert_false(testlib_log_has("rebuilt"));
+    assert_false(testlib_log_has("skipped"));
+    param_reset();
+    mem_free(write_tmp("main.cf", "alias_database =\n"));
+    assert_int_equal(param_load(tmpdir, err), 0);
+    testlib_log_reset();
+    assert_int_equal(mkmap_newaliases(&opts, 1), 0);
+    assert_true(testlib_log_has("alias_database is empty"));
+    param_reset();
+    strbuf_free(err);
+    mem_free(one);
+    mem_free(two);
+    mem_free(conf);
+    mem_free(mcf);
+    mem_free(line);
+    mem_free(db);
+}
+
 /* cleanup: remove the temporary directory and what is in it. */
 static int cleanup(void **state)
 {
     static const char *names[] = {"map", "map.db", "upd", "upd.lmdb", "upd.lmdb-lock",
-        "aliases", "aliases.db", NULL};
+        "aliases", "aliases.db", "aliases2", "aliases2.db", "main.cf", NULL};
     char   *path;
     int     i;
 
@@ -281,6 +413,8 @@ int main(void)
         cmocka_unit_test(test_update_checks_first),
         cmocka_unit_test(test_aliases_format),
         cmocka_unit_test(test_read_fd),
+        cmocka_unit_test(test_cmdline_parse),
+        cmocka_unit_test(test_newaliases),
     };
 
     testlib_setup();
