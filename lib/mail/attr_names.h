@@ -64,6 +64,13 @@
 #define ATTR_NAME_KEY               "key"
 #define ATTR_NAME_VALUE             "value"
 
+/* Per-client counters (anvil). */
+#define ATTR_NAME_SERVICE           "service"       /* master.cf service name */
+#define ATTR_NAME_CLIENT            "client"        /* client address */
+#define ATTR_NAME_RATE              "rate"          /* events in the current window */
+#define ATTR_NAME_MSG_RATE          "message_rate"
+#define ATTR_NAME_RCPT_RATE         "recipient_rate"
+
 /* Protocol names sent in the protocol= message. */
 #define ATTR_PROTO_CLEANUP          "cleanup_protocol"
 #define ATTR_PROTO_DELIVERY         "delivery_request_protocol"
@@ -71,5 +78,6 @@
 #define ATTR_PROTO_QUEUE_LIST       "mail_queue_list_protocol"
 #define ATTR_PROTO_BOUNCE           "bounce_protocol"
 #define ATTR_PROTO_TRIGGER          "trigger_protocol"
+#define ATTR_PROTO_ANVIL            "anvil_protocol"
 
 #endif

@@ -94,6 +94,18 @@
 
 /* SMTP server. */
 #define PARAM_SMTPD_BANNER              "smtpd_banner"
+#define PARAM_SMTPD_TIMEOUT             "smtpd_timeout"
+#define PARAM_SMTPD_RECIPIENT_LIMIT     "smtpd_recipient_limit"
+#define PARAM_SMTPD_HARD_ERROR_LIMIT    "smtpd_hard_error_limit"
+#define PARAM_SMTPD_SOFT_ERROR_LIMIT    "smtpd_soft_error_limit"
+#define PARAM_SMTPD_ERROR_SLEEP_TIME    "smtpd_error_sleep_time"
+#define PARAM_SMTPD_JUNK_COMMAND_LIMIT  "smtpd_junk_command_limit"
+#define PARAM_SMTPD_HISTORY_FLUSH_THRESHOLD "smtpd_history_flush_threshold"
+#define PARAM_SMTPD_FORBID_BARE_NEWLINE "smtpd_forbid_bare_newline"
+#define PARAM_SMTPD_FORBID_UNAUTH_PIPELINING "smtpd_forbid_unauth_pipelining"
+#define PARAM_SMTPD_DISCARD_EHLO_KEYWORDS "smtpd_discard_ehlo_keywords"
+#define PARAM_DISABLE_VRFY_COMMAND      "disable_vrfy_command"
+#define PARAM_SMTPD_PEERNAME_LOOKUP     "smtpd_peername_lookup"
 
 /* Queue. */
 #define PARAM_BOUNCE_QUEUE_LIFETIME     "bounce_queue_lifetime"
@@ -111,8 +123,50 @@
 #define PARAM_QMGR_MESSAGE_ACTIVE_LIMIT "qmgr_message_active_limit"
 #define PARAM_QUEUE_RUN_DELAY           "queue_run_delay"
 
+/* DNS (Postern-specific). */
+#define PARAM_DNS_RESOLVER_SERVERS      "dns_resolver_servers"
+
+/* Per-client limits kept by anvil. */
+#define PARAM_ANVIL_RATE_TIME_UNIT      "anvil_rate_time_unit"
+#define PARAM_ANVIL_STATUS_UPDATE_TIME  "anvil_status_update_time"
+#define PARAM_ANVIL_MAX_CLIENTS         "anvil_max_clients"     /* Postern-specific */
+#define PARAM_SMTPD_CLIENT_CONN_COUNT_LIMIT "smtpd_client_connection_count_limit"
+#define PARAM_SMTPD_CLIENT_CONN_RATE_LIMIT  "smtpd_client_connection_rate_limit"
+#define PARAM_SMTPD_CLIENT_MSG_RATE_LIMIT   "smtpd_client_message_rate_limit"
+#define PARAM_SMTPD_CLIENT_RCPT_RATE_LIMIT  "smtpd_client_recipient_rate_limit"
+#define PARAM_SMTPD_CLIENT_EVENT_LIMIT_EXCEPTIONS "smtpd_client_event_limit_exceptions"
+
 /* Notification and bounces. */
 #define PARAM_NOTIFY_CLASSES            "notify_classes"
 #define PARAM_SOFT_BOUNCE               "soft_bounce"
+
+
+/* smtpd restrictions (smtpd_check). */
+#define PARAM_SMTPD_CLIENT_RESTRICTIONS     "smtpd_client_restrictions"
+#define PARAM_SMTPD_HELO_RESTRICTIONS       "smtpd_helo_restrictions"
+#define PARAM_SMTPD_SENDER_RESTRICTIONS     "smtpd_sender_restrictions"
+#define PARAM_SMTPD_RELAY_RESTRICTIONS      "smtpd_relay_restrictions"
+#define PARAM_SMTPD_RECIPIENT_RESTRICTIONS  "smtpd_recipient_restrictions"
+#define PARAM_SMTPD_DATA_RESTRICTIONS       "smtpd_data_restrictions"
+#define PARAM_SMTPD_END_OF_DATA_RESTRICTIONS "smtpd_end_of_data_restrictions"
+#define PARAM_SMTPD_ETRN_RESTRICTIONS       "smtpd_etrn_restrictions"
+#define PARAM_SMTPD_RESTRICTION_CLASSES     "smtpd_restriction_classes"
+#define PARAM_SMTPD_DELAY_REJECT            "smtpd_delay_reject"
+#define PARAM_SMTPD_HELO_REQUIRED           "smtpd_helo_required"
+#define PARAM_SMTPD_REJECT_UNLISTED_RECIPIENT "smtpd_reject_unlisted_recipient"
+#define PARAM_SMTPD_REJECT_UNLISTED_SENDER  "smtpd_reject_unlisted_sender"
+#define PARAM_SMTPD_NULL_ACCESS_LOOKUP_KEY  "smtpd_null_access_lookup_key"
+#define PARAM_LOCAL_RECIPIENT_MAPS          "local_recipient_maps"
+#define PARAM_UNKNOWN_LOCAL_RECIPIENT_REJECT_CODE "unknown_local_recipient_reject_code"
+#define PARAM_UNKNOWN_ADDRESS_REJECT_CODE   "unknown_address_reject_code"
+#define PARAM_UNKNOWN_CLIENT_HOSTNAME_REJECT_CODE "unknown_client_hostname_reject_code"
+#define PARAM_NON_FQDN_REJECT_CODE          "non_fqdn_reject_code"
+#define PARAM_INVALID_HOSTNAME_REJECT_CODE  "invalid_hostname_reject_code"
+#define PARAM_RELAY_DOMAINS_REJECT_CODE     "relay_domains_reject_code"
+#define PARAM_ACCESS_MAP_REJECT_CODE        "access_map_reject_code"
+#define PARAM_ACCESS_MAP_DEFER_CODE         "access_map_defer_code"
+#define PARAM_REJECT_CODE                   "reject_code"
+#define PARAM_DEFER_CODE                    "defer_code"
+#define PARAM_MAPS_RBL_REJECT_CODE          "maps_rbl_reject_code"
 
 #endif
