@@ -30,6 +30,7 @@ CFLAGS     += -std=c11 $(OPTFLAGS) $(WARNINGS) $(SANFLAGS)
 LDFLAGS    += $(SANFLAGS)
 LDLIBS     +=
 LDLIBS += -ldb -llmdb -lcdb
+LDLIBS += $(shell pkg-config --libs libcares 2>/dev/null || echo -lcares)
 DEPFLAGS    = -MMD -MP
 
 # cmocka comes through pkg-config; fall back to the plain library name.
