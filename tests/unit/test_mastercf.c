@@ -475,6 +475,7 @@ static void test_conf_master_cf(void **state)
         {"bounce", "unix", "bounce", 1, 1, 0, 0},
         {"defer", "unix", "bounce", 1, 1, 0, 0},
         {"showq", "unix", "showq", 0, 1, 0, -1},
+        {"anvil", "unix", "anvil", 1, 1, 0, 1},
         {"smtp", "unix", "smtp", 1, 1, 0, -1},
         {"relay", "unix", "smtp", 1, 1, 0, -1},
         {"lmtp", "unix", "smtp", 1, 1, 0, -1},
