@@ -154,6 +154,10 @@ def write_file():
 # timeout=30), start(), stop(), status(), pid(), log(), wait_log(text,
 # timeout=10), write_master_cf(text), postconf(*args).
 #
+# Test instances use dns_resolver_servers=127.0.0.1:9 (nothing answers)
+# and smtpd_peername_lookup=no; tests that need DNS start dnsmasq
+# (dnsd.py) and set both in settings.
+#
 # Run as root, the instance is a privileged one whose services run as
 # $POSTERN_TEST_MAIL_OWNER (default nobody) with setgid_group
 # $POSTERN_TEST_SETGID_GROUP (default nogroup); its directory is made
@@ -317,6 +321,10 @@ def instance_factory(run, bin_path, postern_build):
             f"maillog_file={inst.log_path}",
             "inet_interfaces=127.0.0.1",
             "relayhost=[127.0.0.1]:9",
+            # Never the host's resolver: a loopback port where nothing
+            # answers, and no client name lookups, unless a test says so.
+            "dns_resolver_servers=127.0.0.1:9",
+            "smtpd_peername_lookup=no",
         ]
         for name, value in (settings or {}).items():
             args.append(f"{name}={value}")

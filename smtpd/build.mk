@@ -1,0 +1,3 @@
+# smtpd: the ESMTP server.
+PROGRAMS += smtpd
+smtpd_SRCS := $(wildcard smtpd/*.c)

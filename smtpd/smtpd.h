@@ -1,0 +1,236 @@
+/*
+ * smtpd: private interface of the ESMTP server (smtpd/).
+ *
+ * Pieces:
+ *   smtpd.c        main(): the mail_server descriptor, configuration
+ *                  (smtpd_config filled once at load), the per-connection
+ *                  handler that fills a session and runs it, and the real
+ *                  hooks (cleanup_client, smtpd_check, anvil).
+ *   smtpd_cmd.c    smtpd_cmd_parse(): the pure command-line parser.
+ *   smtpd_proto.c  smtpd_proto_run(): the session state machine (one
+ *                  client, one stream); replies, limits, commands.
+ *   smtpd_data.c   DATA and BDAT content: the byte-level end-of-data
+ *                  state machine (smtpd_data_sm) and the receivers.
+ *
+ * A session runs over any stream pair (a socket, a socketpair in tests,
+ * a memory file in the fuzzer). Everything it asks of the outside world
+ * goes through smtpd_hooks, so the fuzzer can run it without cleanup,
+ * restriction engine or anvil.
+ */
+#ifndef POSTERN_SMTPD_H
+#define POSTERN_SMTPD_H
+
+#include <stddef.h>
+
+#include "stream.h"
+#include "strbuf.h"
+
+/* Bounds. */
+#define SMTPD_CMD_MAX        4096       /* command line incl. CRLF; longer: 500 */
+#define SMTPD_RCPT_HARD_MAX  100000     /* absolute cap on smtpd_recipient_limit */
+#define SMTPD_PARAMS_MAX     16         /* ESMTP parameters per MAIL/RCPT */
+#define SMTPD_BDAT_MAX       (1024L * 1024L * 1024L)    /* one BDAT chunk */
+#define SMTPD_DATA_PIECE     4096       /* bytes per content read */
+#define SMTPD_FLUSH_AT       65536      /* content buffered before cleanup */
+
+/* smtpd_forbid_bare_newline. */
+enum smtpd_bare_nl {
+    SMTPD_BARE_NL_NORMALIZE = 0,        /* bare LF ends a content line */
+    SMTPD_BARE_NL_REJECT                /* yes/reject: 521 and disconnect */
+};
+
+/* EHLO keywords (bits of smtpd_config.ehlo_discard). */
+#define SMTPD_EHLO_PIPELINING          (1 << 0)
+#define SMTPD_EHLO_SIZE                (1 << 1)
+#define SMTPD_EHLO_VRFY                (1 << 2)
+#define SMTPD_EHLO_ETRN                (1 << 3)
+#define SMTPD_EHLO_ENHANCEDSTATUSCODES (1 << 4)
+#define SMTPD_EHLO_8BITMIME            (1 << 5)
+#define SMTPD_EHLO_DSN                 (1 << 6)
+#define SMTPD_EHLO_SMTPUTF8            (1 << 7)
+#define SMTPD_EHLO_CHUNKING            (1 << 8)
+#define SMTPD_EHLO_SILENT              (1 << 9)    /* "silent-discard" */
+
+/* Configuration, filled once per process (smtpd.c post_init) or by tests. */
+typedef struct smtpd_config {
+    const char *myhostname;
+    const char *banner;                 /* expanded smtpd_banner */
+    long    message_size_limit;         /* 0 = unlimited */
+    long    line_length_limit;
+    long    recipient_limit;
+    int     timeout_ms;                 /* smtpd_timeout */
+    long    hard_error_limit;
+    long    soft_error_limit;
+    long    error_sleep_ms;
+    long    junk_command_limit;
+    long    history_flush_threshold;
+    int     forbid_bare_newline;        /* enum smtpd_bare_nl */
+    int     forbid_unauth_pipelining;
+    int     disable_vrfy;
+    int     helo_required;              /* smtpd_helo_required */
+    int     ehlo_discard;               /* SMTPD_EHLO_* bits */
+} smtpd_config;
+
+typedef struct smtpd_session smtpd_session;
+
+/* One recipient of the current transaction. */
+typedef struct smtpd_rcpt {
+    char   *addr;                       /* internal form */
+    char   *orcpt;                      /* "rfc822;x@y" decoded, or NULL */
+    int     notify;                     /* DSN notify bits, 0 = none */
+} smtpd_rcpt;
+
+/* Restriction stages for hooks->check. */
+enum smtpd_stage {
+    SMTPD_STAGE_CONNECT, SMTPD_STAGE_HELO, SMTPD_STAGE_MAIL,
+    SMTPD_STAGE_RCPT, SMTPD_STAGE_DATA, SMTPD_STAGE_EOD, SMTPD_STAGE_ETRN
+};
+
+/* Verdicts of hooks->check (same values as SMTPD_CHECK_*). */
+#define SMTPD_VERDICT_OK      0
+#define SMTPD_VERDICT_REJECT  1
+#define SMTPD_VERDICT_DEFER   2
+#define SMTPD_VERDICT_DISCARD 3
+#define SMTPD_VERDICT_HOLD    4
+
+/*
+ * Hooks: the outside world. Every function gets the session; ctx is
+ * smtpd_hooks.ctx. A NULL hook means "no such service": check permits,
+ * limits never apply, queue answers 451.
+ *
+ *   check(sess, stage, reply): restriction verdict; for REJECT/DEFER
+ *     reply holds the full reply line (no CRLF).
+ *   limit(sess, what, reply): anvil: what is "connect", "message",
+ *     "rcpt"; returns 1 when the client is over a limit (reply holds the
+ *     full reply line; a 421 ends the session), 0 otherwise.
+ *   queue_open(sess, err) .. queue_finish: hand one message to cleanup.
+ *     queue_open returns an opaque handle or NULL (err set: 451);
+ *     queue_content appends LF-terminated content (0/-1);
+ *     queue_finish returns 0 (queue_id set), 4/5 (reason starts with an
+ *     enhanced code) or -1 (reason set; temporary); queue_abort drops
+ *     the message (nothing is queued) and frees the handle. queue_finish
+ *     also frees the handle.
+ */
+typedef struct smtpd_hooks {
+    void   *ctx;
+    int     (*check) (smtpd_session *sess, enum smtpd_stage stage,
+                      strbuf *reply);
+    int     (*limit) (smtpd_session *sess, const char *what, strbuf *reply);
+    void   *(*queue_open) (smtpd_session *sess, strbuf *err);
+    int     (*queue_content) (smtpd_session *sess, void *q, const char *buf,
+                              size_t len);
+    int     (*queue_finish) (smtpd_session *sess, void *q, strbuf *queue_id,
+                             strbuf *reason);
+    void    (*queue_abort) (smtpd_session *sess, void *q);
+    void    (*etrn) (smtpd_session *sess, const char *domain);
+} smtpd_hooks;
+
+/* Per-connection state; owned by whoever called smtpd_session_new. */
+struct smtpd_session {
+    const smtpd_config *cfg;
+    const smtpd_hooks *hooks;
+    stream *client;                     /* not owned */
+    char   *client_name;                /* "unknown" or verified name */
+    char   *client_addr;
+    int     client_port;
+    char   *helo_name;                  /* NULL before HELO/EHLO */
+    const char *protocol;               /* "SMTP" / "ESMTP" */
+    int     pipelining_abuse;           /* early talker seen */
+    char   *deny_reply;                 /* connect-stage verdict, answered to
+                                         * every MAIL/RCPT/ETRN, or NULL */
+
+    /* Transaction. */
+    char   *sender;                     /* NULL before MAIL */
+    char   *envid;                      /* decoded ENVID, or NULL */
+    const char *ret;                    /* "FULL"/"HDRS"/NULL */
+    const char *body;                   /* "7BIT"/"8BITMIME"/"BINARYMIME"/NULL */
+    int     smtputf8;
+    long    declared_size;              /* SIZE=, -1 unknown */
+    smtpd_rcpt *rcpts;
+    size_t  nrcpts;
+    size_t  rcpts_alloc;
+    int     verdict;                    /* DISCARD/HOLD from restrictions */
+    const char *current_rcpt;           /* for check hooks during RCPT */
+    const char *etrn_domain;            /* for check hooks during ETRN */
+
+    /* BDAT transaction. */
+    void   *bdat_q;                     /* open queue handle, or NULL */
+    int     bdat_failed;                /* a chunk failed: answer and discard */
+    long    bdat_size;
+    int     bdat_pending_cr;
+
+    /* Counters. */
+    long    errors;                     /* soft/hard error count */
+    long    junk;                       /* NOOP/RSET/VRFY/ETRN count */
+    long    cmd_count[16];              /* per command, for disconnect line */
+    long    cmd_total;
+    int     quit;                       /* end the session */
+
+    strbuf *line;                       /* input line */
+    strbuf *reply;                      /* scratch reply */
+    strbuf *queue_id;                   /* last queued message */
+    void   *user;                       /* hooks' per-session data */
+};
+
+/* smtpd_proto.c */
+smtpd_session *smtpd_session_new(const smtpd_config *cfg,
+                                  const smtpd_hooks *hooks, stream *client,
+                                  const char *client_name,
+                                  const char *client_addr, int client_port);
+smtpd_session *smtpd_session_free(smtpd_session *sess);
+void    smtpd_proto_run(smtpd_session *sess, int early_talker);
+void    smtpd_proto_reset(smtpd_session *sess);
+int     smtpd_proto_reply(smtpd_session *sess, const char *fmt, ...)
+            __attribute__((format(printf, 2, 3)));
+void    smtpd_config_defaults(smtpd_config *cfg);
+
+/* smtpd_cmd.c: split a command line. */
+enum smtpd_cmd_id {
+    SMTPD_CMD_UNKNOWN = 0, SMTPD_CMD_HELO, SMTPD_CMD_EHLO, SMTPD_CMD_MAIL,
+    SMTPD_CMD_RCPT, SMTPD_CMD_DATA, SMTPD_CMD_BDAT, SMTPD_CMD_RSET,
+    SMTPD_CMD_NOOP, SMTPD_CMD_QUIT, SMTPD_CMD_VRFY, SMTPD_CMD_HELP,
+    SMTPD_CMD_ETRN, SMTPD_CMD_EXPN, SMTPD_CMD_STARTTLS, SMTPD_CMD_AUTH,
+    SMTPD_CMD_COUNT
+};
+
+/* Parse results. */
+#define SMTPD_CMD_OK         0
+#define SMTPD_CMD_EBADCHAR   1          /* NUL, bare CR or control byte */
+#define SMTPD_CMD_EEMPTY     2          /* nothing but white space */
+#define SMTPD_CMD_EBARELF    3          /* line ended in LF without CR */
+#define SMTPD_CMD_ENOEOL     4          /* no line end at all (EOF) */
+
+typedef struct smtpd_cmd {
+    enum smtpd_cmd_id id;
+    const char *verb;                   /* canonical upper-case name */
+    const char *args;                   /* points into the parsed text, after
+                                         * the verb and one space; "" if none */
+    size_t  args_len;
+} smtpd_cmd;
+
+int     smtpd_cmd_parse(char *line, size_t len, smtpd_cmd *cmd);
+const char *smtpd_cmd_name(enum smtpd_cmd_id id);
+int     smtpd_cmd_path(const char *args, size_t len, const char *keyword,
+                       const char **path, size_t *path_len);
+
+/* smtpd_data.c: the end-of-data state machine and the receivers. */
+typedef struct smtpd_data_sm {
+    int     state;                      /* SMTPD_DSM_* in smtpd_data.c */
+    int     bare_lf;                    /* a bare LF was seen */
+    int     bare_cr;                    /* a bare CR was seen */
+} smtpd_data_sm;
+
+/* smtpd_data_feed results. */
+#define SMTPD_DATA_MORE      0          /* need more input */
+#define SMTPD_DATA_END       1          /* <CRLF>.<CRLF> consumed */
+#define SMTPD_DATA_BARELF    2          /* bare LF and the mode rejects it */
+
+void    smtpd_data_sm_init(smtpd_data_sm *sm);
+int     smtpd_data_feed(smtpd_data_sm *sm, int reject_bare_lf,
+                        const char *in, size_t len, size_t *used,
+                        strbuf *out);
+int     smtpd_data_receive(smtpd_session *sess, void *q);
+int     smtpd_data_bdat(smtpd_session *sess, long size, int last);
+int     smtpd_data_finish(smtpd_session *sess, void *q);
+
+#endif
