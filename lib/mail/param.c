@@ -46,7 +46,8 @@
  *     NULL when it has none (what expansion looks up). A dynamic default
  *     that cannot be computed is fatal here and in param_default.
  *   param_is_known(name): 1 for a table name, or a user-defined name that
- *     another value refers to, or a per-transport SERVICE_SUFFIX name.
+ *     another value refers to, a per-transport SERVICE_SUFFIX name, or a
+ *     restriction class listed in smtpd_restriction_classes.
  *   param_expand(text, out, err): append text expanded against the
  *     configuration; returns 0, or -1 with err (loop, syntax).
  *   param_expand_value(name, out, err): append name's expanded value;
@@ -796,12 +797,30 @@ static int param_is_transport_name(const char *name)
     return 0;
 }
 
+/* param_is_class_name: a name listed in smtpd_restriction_classes. */
+static int param_is_class_name(const char *name)
+{
+    const char *raw = param_st.main ? cfg_get(param_st.main, PARAM_SMTPD_RESTRICTION_CLASSES) : NULL;
+    char   *copy, *cursor, *item;
+    int     found = 0;
+
+    if (raw == NULL)
+        return 0;
+    copy = cursor = mem_strdup(raw);
+    while (!found && (item = str_token(&cursor, ", \t\r\n")) != NULL)
+        found = (strcmp(item, name) == 0);
+    mem_free(copy);
+    return found;
+}
+
 /* param_is_known: table name or legitimately user-defined name. */
 int param_is_known(const char *name)
 {
     if (param_def_find(name) != NULL)
         return 1;
     if (param_st.refs && htable_has(param_st.refs, name))
+        return 1;
+    if (param_is_class_name(name))
         return 1;
     return param_is_transport_name(name);
 }

@@ -271,7 +271,9 @@ static void test_unknown_names(void **state)
                           "foo_bar = baz\n"
                           "slowsmtp_destination_concurrency_limit = 2\n"
                           "nosuch_destination_concurrency_limit = 2\n"
-                          "foo_bar = again\n"), 0);
+                          "foo_bar = again\n"
+                          "smtpd_restriction_classes = strict, lax\n"
+                          "strict = reject_unauth_destination\n"), 0);
     /* One warning per unused name, with file and line (the last definition). */
     assert_int_equal(count_substr(testlib_log(), "unused parameter"), 2);
     {
@@ -292,6 +294,10 @@ static void test_unknown_names(void **state)
     assert_true(param_is_known("my_relays"));
     assert_true(param_is_known("my_flag"));
     assert_true(param_is_known("slowsmtp_destination_concurrency_limit"));
+    /* Restriction classes are user-defined names, not typos. */
+    assert_false(testlib_log_has("strict"));
+    assert_true(param_is_known("strict"));
+    assert_true(param_is_known("lax"));
     assert_false(param_is_known("foo_bar"));
     assert_string_equal(param_str(PARAM_RELAY_DOMAINS), "a.example, b.example");
     assert_string_equal(param_lookup("my_relays"), "a.example, b.example");
