@@ -6,7 +6,8 @@
  * one message per recipient, content chunks, and one reply. cleanup
  * checks and edits the message (cleanup_header.c), rewrites addresses
  * and expands virtual aliases (cleanup_addr.c), writes the queue file
- * into incoming/, makes it complete, triggers qmgr (cleanup_out.c), and
+ * into incoming/ (hold/ when held), makes it complete, triggers qmgr
+ * unless held (cleanup_out.c), and
  * only then replies status=0 with the queue ID. Any failure before that
  * point leaves no file and replies status=4 (try again) or status=5
  * (rejected) with a reason that starts with an enhanced status code.
@@ -26,7 +27,7 @@
  * the internet). Messages are read with attr limits, checked with
  * attr_scan, and nothing a client sends reaches msg_fatal/msg_panic: a
  * protocol error ends the conversation with a logged warning. cleanup
- * runs as mail_owner and writes only into incoming/.
+ * runs as mail_owner and writes into incoming/ (or hold/ for CLEANUP_F_HOLD).
  *
  * LIMITS: envelope and recipient messages CLEANUP_MSG_MAX bytes with
  * values of CLEANUP_VALUE_MAX bytes; at most CLEANUP_RCPT_MAX recipients

@@ -2,7 +2,8 @@
  * cleanup_out: write the queue file for one submission.
  *
  * cleanup_out(st)
- *     Creates a new file in incoming/ (mail_queue_create: mode 0600,
+ *     Creates a new file in incoming/, or in hold/ when the envelope
+ *     has CLEANUP_F_HOLD (mail_queue_create: mode 0600,
  *     named after its queue ID), builds the final header block
  *     (cleanup_header_build, which needs the ID), writes header record,
  *     arrival time, sender, attributes (client_name, client_address,
@@ -11,11 +12,13 @@
  *     header record, then fchmod 0700 (the completion mark), fsync and
  *     close, in that order. Only then it logs "ID: message-id=<...>",
  *     triggers qmgr ('I' on public/qmgr; a failure is ignored, the
- *     wakeup timer catches it) and returns 0 with st->queue_id set. On
+ *     wakeup timer catches it) and returns 0 with st->queue_id set. A
+ *     held message is logged "ID: held" instead and qmgr is not
+ *     triggered (it never scans hold/). On
  *     any failure the file is removed, the state fails with status 4
  *     and -1 is returned.
  *
- * SECURITY: runs as mail_owner; writes only below incoming/. Values
+ * SECURITY: runs as mail_owner; writes only below incoming/ and hold/. Values
  * that break the queue file's rules are refused by the qfile writer
  * (then status 4 here, never a bad file).
  *
@@ -113,9 +116,11 @@ int     cleanup_out(cleanup_state *st)
     struct timeval tv;
     stream *s;
     int     fd;
+    int     hold = (st->flags & CLEANUP_F_HOLD) != 0;
     int     rc = -1;
 
-    if (mail_queue_create(MASTER_DIR_INCOMING, st->queue_id, path, &fd, err) < 0) {
+    if (mail_queue_create(hold ? MASTER_DIR_HOLD : MASTER_DIR_INCOMING,
+                          st->queue_id, path, &fd, err) < 0) {
         msg_warn("cannot create queue file: %s", strbuf_str(err));
         cleanup_state_fail(st, 4, "4.3.0 cannot create queue file");
         goto done;
@@ -152,7 +157,10 @@ int     cleanup_out(cleanup_state *st)
     }
     msg_info("%s: message-id=%s", strbuf_str(st->queue_id),
              st->message_id != NULL ? st->message_id : "");
-    (void) trigger_send(TRIGGER_QMGR_PATH, "I", 1, TRIGGER_TIMEOUT_MS);
+    if (hold)
+        msg_info("%s: held", strbuf_str(st->queue_id));
+    else
+        (void) trigger_send(TRIGGER_QMGR_PATH, "I", 1, TRIGGER_TIMEOUT_MS);
 done:
     strbuf_free(path);
     strbuf_free(err);

@@ -61,6 +61,10 @@ static int smtpd_peername_lookup = 1;
 static anvil_client *smtpd_anvil;
 static anvil_limits *smtpd_limits;
 
+/* "421 4.3.2 <myhostname> Service shutting down", formatted in post_init;
+ * the skeleton sends it to the client when master stops the system. */
+static char smtpd_shutdown_reply[MAIL_SERVER_SHUTDOWN_REPLY_MAX + 1];
+
 /* Per-session data behind smtpd_session.user. */
 typedef struct smtpd_ctx {
     smtpd_check_state *check;
@@ -176,8 +180,7 @@ static void *smtpd_hook_queue_open(smtpd_session *sess, strbuf *err)
     env.helo_name = sess->helo_name;
     env.submit_uid = -1;
     if (ctx->hold)
-        msg_warn("%s[%s]: HOLD is not supported yet: message queued normally",
-                 sess->client_name, sess->client_addr);
+        env.flags |= CLEANUP_F_HOLD;
     if (cleanup_envelope(cl, &env) < 0) {
         strbuf_setf(err, "cleanup envelope refused");
         return cleanup_close(cl);
@@ -424,6 +427,9 @@ static void smtpd_post_init(mail_server *srv)
     smtpd_cfg.disable_vrfy = param_bool(PARAM_DISABLE_VRFY_COMMAND);
     smtpd_cfg.ehlo_discard = smtpd_ehlo_bits();
     smtpd_peername_lookup = param_bool(PARAM_SMTPD_PEERNAME_LOOKUP);
+    /* A cut-short hostname is still a useful 421 line. */
+    (void) str_format(smtpd_shutdown_reply, sizeof(smtpd_shutdown_reply),
+                      "421 4.3.2 %s Service shutting down", smtpd_cfg.myhostname);
 
     if (smtpd_check_init(err) < 0)
         msg_error("restriction configuration error: %s; every request will "
@@ -448,5 +454,6 @@ int     main(int argc, char **argv)
     desc.mode = MAIL_SERVER_SINGLE;
     desc.post_init = smtpd_post_init;
     desc.conn = smtpd_conn;
+    desc.shutdown_reply = smtpd_shutdown_reply;
     mail_server_main(argc, argv, &desc);
 }

@@ -31,7 +31,9 @@
 #define CLEANUP_F_EXTRACT   (1 << 0)    /* recipients from To/Cc/Bcc; drop Bcc */
 #define CLEANUP_F_BOUNCE    (1 << 1)    /* a notification from bounce */
 #define CLEANUP_F_LOCAL     (1 << 2)    /* local submission (pickup) */
-#define CLEANUP_F_MASK      (CLEANUP_F_EXTRACT | CLEANUP_F_BOUNCE | CLEANUP_F_LOCAL)
+#define CLEANUP_F_HOLD      (1 << 3)    /* queue file goes to hold/ */
+#define CLEANUP_F_MASK      (CLEANUP_F_EXTRACT | CLEANUP_F_BOUNCE | CLEANUP_F_LOCAL \
+                             | CLEANUP_F_HOLD)
 
 /* Largest content chunk. */
 #define CLEANUP_CHUNK_MAX   65536

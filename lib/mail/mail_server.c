@@ -18,7 +18,10 @@
  *     when the lifeline reports EOF (master reloaded, stopped or died; a
  *     client in progress is finished first), after a client when a lookup
  *     table it opened has changed (dict_cache_changed), and on SIGTERM (at once, even
- *     in the middle of a client: every protocol is safe against that).
+ *     in the middle of a client: every protocol is safe against that; in
+ *     SINGLE mode a non-NULL desc->shutdown_reply, read after post_init,
+ *     is first written to the client followed by CRLF, at most
+ *     MAIL_SERVER_SHUTDOWN_REPLY_MAX bytes, best effort, never blocking).
  *     Configuration and environment errors are fatal (exit 1: master
  *     throttles a service that fails before its first client).
  *   mail_server_service(srv), mail_server_type(srv): -S and -t values.
@@ -102,6 +105,17 @@ struct mail_server {
 /* Signal state: the SIGTERM handler's only channel to the loop. */
 static volatile sig_atomic_t mail_server_busy;
 static int mail_server_sigpipe[2] = {-1, -1};
+
+/* Shutdown reply state for the SIGTERM handler. These are allowed
+ * exceptions to the no-globals rule: a signal handler gets no argument,
+ * so the only way to hand it data is static storage, and it may only do
+ * async-signal-safe things (send, write, _exit) with data prepared earlier.
+ * The line is formatted once after post_init and never written again;
+ * the client fd is a sig_atomic_t set just before and cleared just after
+ * the conn call, so the handler sees either -1 or a valid descriptor. */
+static char mail_server_shutdown_buf[MAIL_SERVER_SHUTDOWN_REPLY_MAX + 2];
+static size_t mail_server_shutdown_len;
+static volatile sig_atomic_t mail_server_client_fd = -1;
 
 /* mail_server_fail: format an argument error into err; returns -1. */
 static int mail_server_fail(strbuf *err, const char *fmt, ...)
@@ -295,11 +309,34 @@ static void mail_server_on_term(int sig)
     char    ch = (char) sig;
     int     saved = errno;
 
-    if (mail_server_busy)
+    if (mail_server_busy) {
+        if (mail_server_client_fd >= 0 && mail_server_shutdown_len > 0) {
+            /* The client socket is blocking: do not get stuck on a full
+             * send buffer, we are exiting anyway. */
+            (void) !send(mail_server_client_fd, mail_server_shutdown_buf,
+                         mail_server_shutdown_len, MSG_DONTWAIT | MSG_NOSIGNAL);
+        }
         _exit(0);
+    }
     if (mail_server_sigpipe[1] >= 0)
         (void) !write(mail_server_sigpipe[1], &ch, 1);
     errno = saved;
+}
+
+/* mail_server_shutdown_prepare: preformat reply + CRLF for the handler
+ * (cut at the first CR or LF and at MAIL_SERVER_SHUTDOWN_REPLY_MAX). */
+static void mail_server_shutdown_prepare(const char *reply)
+{
+    size_t  len = strcspn(reply, "\r\n");
+
+    if (len == 0)
+        return;
+    if (len > MAIL_SERVER_SHUTDOWN_REPLY_MAX)
+        len = MAIL_SERVER_SHUTDOWN_REPLY_MAX;
+    memcpy(mail_server_shutdown_buf, reply, len);
+    mail_server_shutdown_buf[len] = '\r';
+    mail_server_shutdown_buf[len + 1] = '\n';
+    mail_server_shutdown_len = len + 2;
 }
 
 /* mail_server_signals: SIGTERM handling; SIGPIPE, SIGINT, SIGHUP ignored
@@ -494,7 +531,10 @@ static void mail_server_serve_one(mail_server *srv, int listen_fd)
     } else {
         stream *client = stream_fdopen(fd, STREAM_F_RDWR);
 
+        if (stream_type)
+            mail_server_client_fd = fd;
         srv->desc->conn(srv, client);
+        mail_server_client_fd = -1;
         (void) stream_close(client);
     }
     mail_server_busy = 0;
@@ -741,6 +781,8 @@ void    mail_server_main(int argc, char **argv, const mail_server_desc *desc)
     mail_server_drop(srv);
     if (desc->post_init)
         desc->post_init(srv);
+    if (desc->mode == MAIL_SERVER_SINGLE && desc->shutdown_reply)
+        mail_server_shutdown_prepare(desc->shutdown_reply);
     if (msg_verbose)
         msg_info("%s/%s: ready on %zu socket(s)", srv->opts.service, srv->opts.type,
                  srv->nlisten);

@@ -68,7 +68,13 @@ typedef struct mail_server_desc {
     mail_server_trigger_fn trigger;     /* MAIL_SERVER_TRIGGER */
     mail_server_multi_fn multi;         /* MAIL_SERVER_MULTI */
     void   *ctx;                        /* handed back by mail_server_ctx */
+    const char *shutdown_reply;         /* SINGLE: line (no CRLF) written to
+                                         * the client on SIGTERM, or NULL;
+                                         * read after post_init */
 } mail_server_desc;
+
+/* Longest shutdown_reply line kept (bytes, without CRLF); longer is cut. */
+#define MAIL_SERVER_SHUTDOWN_REPLY_MAX 510
 
 /* The options master passes, parsed. Strings point into argv or are owned
  * by the structure (overrides); free with mail_server_opts_free. */

@@ -357,3 +357,23 @@ def test_expansion_limit_is_per_recipient(cl):
     reply = submit(cl, "Subject: x\n\nbody\n", rcpts=["list@example.org"])
     assert reply["status"] == "4", reply
     assert "expansion limit" in reply["reason"]
+
+
+def test_hold_flag_writes_into_hold_queue(cl):
+    reply = submit(cl, "Subject: x\n\nbody\n", flags=8)   # CLEANUP_F_HOLD
+    assert reply.get("status") == "0", (reply, cl.log()[-3000:])
+    qid = reply["queue_id"]
+    path = cl.queue_dir / "hold" / qid
+    assert path.exists(), cl.log()[-3000:]
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o700
+    assert parse_qfile(path).sender == "sender@example.com"
+    assert not (cl.queue_dir / "incoming" / qid).exists()
+    assert os.listdir(cl.queue_dir / "incoming") == []
+    cl.wait_log(f"{qid}: held")
+
+
+def test_unknown_flag_bit_is_refused(cl):
+    reply = submit(cl, "Subject: x\n\nbody\n", flags=16)
+    assert reply.get("status") == "4", reply
+    assert os.listdir(cl.queue_dir / "incoming") == []
+    assert os.listdir(cl.queue_dir / "hold") == []

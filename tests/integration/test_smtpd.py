@@ -75,7 +75,7 @@ def _can_connect(port):
 class Raw:
     """A raw SMTP client that reads whole replies."""
 
-    def __init__(self, port, source=None, timeout=10):
+    def __init__(self, port, source=None, timeout=60):
         self.s = socket.create_connection(("127.0.0.1", port), timeout=timeout,
                                           source_address=(source, 0) if source else None)
         self.buf = b""
@@ -209,7 +209,7 @@ def test_pipelined_session(smtpsys):
 
 def test_early_talker_is_refused(smtpsys):
     ms = smtpsys()
-    s = socket.create_connection(("127.0.0.1", ms.port), timeout=10)
+    s = socket.create_connection(("127.0.0.1", ms.port), timeout=60)
     s.sendall(b"EHLO early\r\n")
     data = b""
     while True:
@@ -350,6 +350,18 @@ def test_kill_during_data_leaves_nothing(smtpsys):
     assert c.closed()
     time.sleep(2)
     assert queue_files(ms) == [] and ms.messages(user) == []
+
+
+def test_stop_sends_421_to_connected_client(smtpsys):
+    ms = smtpsys()
+    c = Raw(ms.port)
+    assert c.reply().startswith("220 ")
+    assert c.cmd("EHLO client.test").startswith("250")
+    ms.inst.stop()
+    line = c.reply()
+    assert line.startswith("421 4.3.2"), line
+    assert DOMAIN in line
+    assert c.closed()
 
 
 # --------------------------------------------------------------- extensions

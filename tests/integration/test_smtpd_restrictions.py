@@ -215,3 +215,54 @@ def test_rbl_client(smtpd_factory, dnsd):  # noqa: F811
     assert text.startswith(
         "5.7.1 Service unavailable; Client host [127.0.0.2] blocked using zen.test")
     assert rcpt(inst, "root@example.com", source="127.0.0.3")[0] == 250
+
+
+def queue_files(inst, queue):
+    """Regular files anywhere below queue_dir/queue (hashed or not)."""
+    top = inst.queue_dir / queue
+    return [p for p in top.rglob("*") if p.is_file()] if top.is_dir() else []
+
+
+def test_hold_action_puts_message_into_hold_queue(smtpd_factory):
+    inst = smtpd_factory({
+        "smtpd_recipient_restrictions":
+            "check_recipient_access texthash:{cfg}/rcpt_access, "
+            "permit_mynetworks, reject_unauth_destination",
+    }, files={"rcpt_access": "root@example.com HOLD\n"})
+    s = client(inst)
+    try:
+        assert s.ehlo("client.example.org")[0] == 250
+        assert s.mail("sender@outside.example")[0] == 250
+        code, text = s.rcpt("root@example.com")
+        assert code == 250, (code, text, inst.log()[-2000:])
+        code, text = s.data(b"Subject: hold me\r\n\r\nbody\r\n")
+        assert code == 250, (code, text, inst.log()[-2000:])
+    finally:
+        s.quit()
+    inst.wait_log(": held")
+    held = queue_files(inst, "hold")
+    assert len(held) == 1, (held, inst.log()[-2000:])
+    assert held[0].stat().st_mode & 0o777 == 0o700
+    assert queue_files(inst, "incoming") == []
+    assert "HOLD is not supported" not in inst.log()
+
+
+def test_no_hold_without_hold_action(smtpd_factory):
+    inst = smtpd_factory({
+        "smtpd_recipient_restrictions":
+            "check_recipient_access texthash:{cfg}/rcpt_access, "
+            "permit_mynetworks, reject_unauth_destination",
+    }, files={"rcpt_access": "root@example.com HOLD\n"})
+    s = client(inst)
+    try:
+        assert s.ehlo("client.example.org")[0] == 250
+        assert s.mail("sender@outside.example")[0] == 250
+        assert s.rcpt("root@localhost")[0] == 250
+        code, text = s.data(b"Subject: normal\r\n\r\nbody\r\n")
+        assert code == 250, (code, text, inst.log()[-2000:])
+    finally:
+        s.quit()
+    inst.wait_log("message-id=")
+    assert queue_files(inst, "hold") == []
+    assert len(queue_files(inst, "incoming")) == 1
+    assert ": held" not in inst.log()
