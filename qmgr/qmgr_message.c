@@ -345,8 +345,6 @@ static int qmgr_finish(qmgr_msg *m)
     for (i = 0; i < m->env->nrcpts; i++)
         if (!m->env->rcpts[i].done && m->state[i] != QMGR_RCPT_DONE)
             pending++;
-    if (fsync(m->fd) < 0)
-        msg_warn("%s: fsync: %m", m->id);
     if (m->nexpired > 0)
         msg_info("%s: from=<%s>, status=expired, returned to sender", m->id,
                  m->env->sender);
@@ -377,6 +375,10 @@ static int qmgr_finish(qmgr_msg *m)
 
         ts[0].tv_sec = ts[1].tv_sec = now + qmgr_backoff(age < 0 ? 0 : age);
         ts[0].tv_nsec = ts[1].tv_nsec = 0;
+        /* The done marks must be durable before the next attempt (DESIGN
+         * invariant 3); a file about to be removed needs no fsync. */
+        if (fsync(m->fd) < 0)
+            msg_warn("%s: fsync: %m", m->id);
         if (futimens(m->fd, ts) < 0)
             msg_warn("%s: cannot set the retry time: %m", m->id);
         if (mail_queue_rename(MASTER_DIR_ACTIVE, MASTER_DIR_DEFERRED, m->id,
