@@ -241,11 +241,88 @@ static void smtpd_hook_etrn(smtpd_session *sess, const char *domain)
     (void) trigger_send(TRIGGER_QMGR_PATH, &b, 1, TRIGGER_TIMEOUT_MS);
 }
 
+/* smtpd_hook_notify: mail the session transcript to error_notice_recipient
+ * (notify_classes); a failure is logged, never shown to the client. */
+static void smtpd_hook_notify(smtpd_session *sess, const char *transcript,
+                              size_t len)
+{
+    const char *to = param_str(PARAM_ERROR_NOTICE_RECIPIENT);
+    strbuf *text = strbuf_new(len + 512);
+    strbuf *err = strbuf_new(64);
+    strbuf *id = strbuf_new(32);
+    cleanup_client *cl;
+    cleanup_env env;
+
+    strbuf_printf(text, "From: Mail Delivery System <MAILER-DAEMON>\n"
+                  "To: Postmaster <%s>\n"
+                  "Subject: %s SMTP server: errors from %s[%s]\n"
+                  "MIME-Version: 1.0\n"
+                  "Content-Type: text/plain; charset=us-ascii\n"
+                  "Auto-Submitted: auto-generated\n\n"
+                  "Transcript of session follows.\n\n",
+                  to, param_str(PARAM_MAIL_NAME), sess->client_name,
+                  sess->client_addr);
+    (void) strbuf_append(text, transcript, len);
+    (void) strbuf_puts(text, "\nFor other details, see the local mail logfile.\n");
+    memset(&env, 0, sizeof(env));
+    env.sender = param_str(PARAM_DOUBLE_BOUNCE_SENDER);
+    env.encoding = "7bit";
+    env.submit_uid = -1;
+    if ((cl = cleanup_open(err)) == NULL) {
+        msg_warn("cannot send the session transcript of %s[%s]: %s",
+                 sess->client_name, sess->client_addr, strbuf_str(err));
+    } else if (cleanup_envelope(cl, &env) < 0
+               || cleanup_recipient(cl, to, NULL, NULL, 0) < 0
+               || cleanup_content(cl, text->data, text->len) < 0
+               || cleanup_finish(cl, id, err) != CLEANUP_STAT_OK) {
+        msg_warn("cannot send the session transcript of %s[%s]: %s",
+                 sess->client_name, sess->client_addr,
+                 err->len ? strbuf_str(err) : "cleanup write error");
+        (void) cleanup_close(cl);
+    } else {
+        msg_info("%s: transcript of the session with %s[%s] sent to <%s>",
+                 strbuf_str(id), sess->client_name, sess->client_addr, to);
+        (void) cleanup_close(cl);
+    }
+    strbuf_free(text);
+    strbuf_free(err);
+    strbuf_free(id);
+}
+
 static const smtpd_hooks smtpd_real_hooks = {
     NULL, smtpd_hook_check, smtpd_hook_limit, smtpd_hook_queue_open,
     smtpd_hook_queue_content, smtpd_hook_queue_finish,
-    smtpd_hook_queue_abort, smtpd_hook_etrn,
+    smtpd_hook_queue_abort, smtpd_hook_etrn, smtpd_hook_notify,
 };
+
+/* smtpd_notify_mask: notify_classes as SMTPD_ERR_* bits. */
+static int smtpd_notify_mask(void)
+{
+    static const struct {
+        const char *name;
+        int     bit;
+    } classes[] = {
+        {"protocol", SMTPD_ERR_PROTOCOL}, {"policy", SMTPD_ERR_POLICY},
+        {"resource", SMTPD_ERR_RESOURCE}, {"software", SMTPD_ERR_SOFTWARE},
+        {"bounce", 0}, {"2bounce", 0}, {"delay", 0}, {"data", 0},
+    };
+    const char *const *list;
+    size_t  n, i, j;
+    int     mask = 0;
+
+    list = param_list(PARAM_NOTIFY_CLASSES, &n);
+    for (i = 0; i < n; i++) {
+        for (j = 0; j < sizeof(classes) / sizeof(classes[0]); j++)
+            if (strcasecmp(list[i], classes[j].name) == 0)
+                break;
+        if (j == sizeof(classes) / sizeof(classes[0]))
+            msg_warn("%s: unknown class \"%s\" ignored", PARAM_NOTIFY_CLASSES,
+                     list[i]);
+        else
+            mask |= classes[j].bit;
+    }
+    return mask;
+}
 
 /* smtpd_peer: the client's address and port from the kernel. */
 static void smtpd_peer(int fd, char *addr, size_t len, int *port)
@@ -414,6 +491,7 @@ static void smtpd_post_init(mail_server *srv)
     smtpd_cfg.junk_command_limit = param_int(PARAM_SMTPD_JUNK_COMMAND_LIMIT);
     smtpd_cfg.history_flush_threshold =
         param_int(PARAM_SMTPD_HISTORY_FLUSH_THRESHOLD);
+    smtpd_cfg.notify_mask = smtpd_notify_mask();
     bare = param_str(PARAM_SMTPD_FORBID_BARE_NEWLINE);
     if (strcasecmp(bare, "normalize") == 0 || strcasecmp(bare, "no") == 0)
         smtpd_cfg.forbid_bare_newline = SMTPD_BARE_NL_NORMALIZE;

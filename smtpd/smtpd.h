@@ -39,6 +39,16 @@ enum smtpd_bare_nl {
     SMTPD_BARE_NL_REJECT                /* yes/reject: 521 and disconnect */
 };
 
+/* Error classes of a session (notify_classes words). */
+#define SMTPD_ERR_PROTOCOL   (1 << 0)   /* syntax, sequence, pipelining */
+#define SMTPD_ERR_POLICY     (1 << 1)   /* a restriction or limit refused */
+#define SMTPD_ERR_RESOURCE   (1 << 2)   /* queue or cleanup trouble */
+#define SMTPD_ERR_SOFTWARE   (1 << 3)   /* an internal error */
+
+/* Transcript bounds: bytes kept per line and in all. */
+#define SMTPD_HISTORY_LINE_MAX 512
+#define SMTPD_HISTORY_MAX      (256 * 1024)
+
 /* EHLO keywords (bits of smtpd_config.ehlo_discard). */
 #define SMTPD_EHLO_PIPELINING          (1 << 0)
 #define SMTPD_EHLO_SIZE                (1 << 1)
@@ -64,6 +74,7 @@ typedef struct smtpd_config {
     long    error_sleep_ms;
     long    junk_command_limit;
     long    history_flush_threshold;
+    int     notify_mask;                /* SMTPD_ERR_* that mail a transcript */
     int     forbid_bare_newline;        /* enum smtpd_bare_nl */
     int     forbid_unauth_pipelining;
     int     disable_vrfy;
@@ -110,6 +121,10 @@ enum smtpd_stage {
  *     enhanced code) or -1 (reason set; temporary); queue_abort drops
  *     the message (nothing is queued) and frees the handle. queue_finish
  *     also frees the handle.
+ *   notify(sess, transcript, len): at the end of a session whose
+ *     error classes (sess->error_mask) meet cfg->notify_mask: mail the
+ *     transcript ("In:  ..." / "Out: ..." lines, LF-terminated) to the
+ *     postmaster.
  */
 typedef struct smtpd_hooks {
     void   *ctx;
@@ -123,6 +138,8 @@ typedef struct smtpd_hooks {
                              strbuf *reason);
     void    (*queue_abort) (smtpd_session *sess, void *q);
     void    (*etrn) (smtpd_session *sess, const char *domain);
+    void    (*notify) (smtpd_session *sess, const char *transcript,
+                       size_t len);
 } smtpd_hooks;
 
 /* Per-connection state; owned by whoever called smtpd_session_new. */
@@ -163,7 +180,13 @@ struct smtpd_session {
     long    errors;                     /* soft/hard error count */
     long    junk;                       /* NOOP/RSET/VRFY/ETRN count */
     long    cmd_count[16];              /* per command, for disconnect line */
+    long    cmd_ok[16];                 /* ... of which answered 2xx/3xx */
     long    cmd_total;
+    long    cmd_ok_total;
+    int     last_code;                  /* code of the latest reply */
+    int     error_mask;                 /* SMTPD_ERR_* seen */
+    strbuf *history;                    /* transcript since the last flush */
+    long    history_lines;
     int     quit;                       /* end the session */
 
     strbuf *line;                       /* input line */

@@ -242,6 +242,7 @@ int     smtpd_data_finish(smtpd_session *sess, void *q)
     if (sess->hooks->check != NULL)
         verdict = sess->hooks->check(sess, SMTPD_STAGE_EOD, why);
     if (verdict == SMTPD_VERDICT_REJECT || verdict == SMTPD_VERDICT_DEFER) {
+        sess->error_mask |= SMTPD_ERR_POLICY;
         smtpd_data_abort(sess, q);
         (void) smtpd_proto_reply(sess, "%s", strbuf_str(why));
         sess->errors++;
@@ -261,14 +262,17 @@ int     smtpd_data_finish(smtpd_session *sess, void *q)
             (void) smtpd_proto_reply(sess, "250 2.0.0 Ok: queued as %s",
                                      strbuf_str(id));
         } else if (rc == 5) {
+            sess->error_mask |= SMTPD_ERR_POLICY;
             (void) smtpd_proto_reply(sess, "%s %s",
                                      strncmp(strbuf_str(why), "5.3.4", 5) == 0
                                      ? "552" : "554", strbuf_str(why));
         } else if (rc == 4 && why->len > 2 && why->data[0] == '4') {
+            sess->error_mask |= SMTPD_ERR_RESOURCE;
             (void) smtpd_proto_reply(sess, "451 %s", strbuf_str(why));
         } else {
             msg_warn("%s[%s]: queue file write error: %s", sess->client_name,
                      sess->client_addr, strbuf_str(why));
+            sess->error_mask |= SMTPD_ERR_RESOURCE;
             (void) smtpd_proto_reply(sess,
                                      "451 4.3.0 Error: queue file write error");
         }

@@ -91,6 +91,7 @@ smtpd_session *smtpd_session_new(const smtpd_config *cfg,
     sess->line = strbuf_new(256);
     sess->reply = strbuf_new(256);
     sess->queue_id = strbuf_new(32);
+    sess->history = strbuf_new(1024);
     return sess;
 }
 
@@ -134,6 +135,7 @@ smtpd_session *smtpd_session_free(smtpd_session *sess)
     strbuf_free(sess->line);
     strbuf_free(sess->reply);
     strbuf_free(sess->queue_id);
+    strbuf_free(sess->history);
     mem_free(sess);
     return NULL;
 }
@@ -151,6 +153,64 @@ static void smtpd_proto_sleep(long ms)
          /* retry on EINTR */ ;
 }
 
+/* smtpd_proto_history: add transcript lines (text may hold several,
+ * CRLF-separated); control bytes and 8-bit bytes become '?', long lines
+ * and a full transcript are cut. */
+static void smtpd_proto_history(smtpd_session *sess, const char *tag,
+                                const char *text, size_t len)
+{
+    strbuf *h = sess->history;
+    size_t  i, n, start;
+
+    while (len > 0 && h->len < SMTPD_HISTORY_MAX) {
+        for (n = 0; n < len && text[n] != '\n'; n++)
+             /* find the line end */ ;
+        i = n;
+        if (i > 0 && text[i - 1] == '\r')
+            i--;
+        if (i > SMTPD_HISTORY_LINE_MAX)
+            i = SMTPD_HISTORY_LINE_MAX;
+        (void) strbuf_puts(h, tag);
+        start = h->len;
+        (void) strbuf_append(h, text, i);
+        for (; start < h->len; start++) {
+            unsigned char c = (unsigned char) h->data[start];
+
+            if (c < 0x20 || c >= 0x7f)
+                h->data[start] = '?';
+        }
+        (void) strbuf_putc(h, '\n');
+        sess->history_lines++;
+        if (h->len >= SMTPD_HISTORY_MAX)
+            (void) strbuf_puts(h, "(transcript truncated)\n");
+        if (n >= len)
+            break;
+        text += n + 1;
+        len -= n + 1;
+    }
+}
+
+/* smtpd_proto_history_in: the command line just read. */
+static void smtpd_proto_history_in(smtpd_session *sess)
+{
+    size_t  len = sess->line->len;
+
+    while (len > 0 && (sess->line->data[len - 1] == '\n'
+                       || sess->line->data[len - 1] == '\r'))
+        len--;
+    smtpd_proto_history(sess, "In:  ", sess->line->data, len);
+}
+
+/* smtpd_proto_history_flush: forget the transcript when it has grown past
+ * smtpd_history_flush_threshold lines (at EHLO, RSET and end of data). */
+static void smtpd_proto_history_flush(smtpd_session *sess)
+{
+    if (sess->history_lines > sess->cfg->history_flush_threshold) {
+        strbuf_reset(sess->history);
+        sess->history_lines = 0;
+    }
+}
+
 /* smtpd_proto_reply: send one reply line. */
 int     smtpd_proto_reply(smtpd_session *sess, const char *fmt, ...)
 {
@@ -162,6 +222,18 @@ int     smtpd_proto_reply(smtpd_session *sess, const char *fmt, ...)
     (void) strbuf_vprintf(sess->reply, fmt, ap);
     va_end(ap);
     c = sess->reply->len ? sess->reply->data[0] : '5';
+    sess->last_code = 0;
+    if (sess->reply->len >= 3 && c >= '1' && c <= '5'
+        && sess->reply->data[1] >= '0' && sess->reply->data[1] <= '9'
+        && sess->reply->data[2] >= '0' && sess->reply->data[2] <= '9')
+        sess->last_code = (c - '0') * 100 + (sess->reply->data[1] - '0') * 10
+            + (sess->reply->data[2] - '0');
+    /* 500-504 and enhanced codes x.5.y are protocol errors. */
+    if ((sess->last_code >= 500 && sess->last_code <= 504)
+        || (sess->last_code >= 400 && sess->reply->len >= 7
+            && sess->reply->data[5] == '.' && sess->reply->data[6] == '5'))
+        sess->error_mask |= SMTPD_ERR_PROTOCOL;
+    smtpd_proto_history(sess, "Out: ", sess->reply->data, sess->reply->len);
     if ((c == '4' || c == '5') && strncmp(strbuf_str(sess->reply), "421", 3) != 0) {
         sess->errors++;
         if (sess->errors > sess->cfg->soft_error_limit) {
@@ -207,6 +279,7 @@ static int smtpd_proto_check(smtpd_session *sess, enum smtpd_stage stage)
             strbuf_setf(why, "%s", v == SMTPD_VERDICT_REJECT ?
                         "554 5.7.1 Access denied" :
                         "451 4.3.5 Server configuration error");
+        sess->error_mask |= SMTPD_ERR_POLICY;
         (void) smtpd_proto_reply(sess, "%s", strbuf_str(why));
         strbuf_free(why);
         return 1;
@@ -228,6 +301,7 @@ static int smtpd_proto_limit(smtpd_session *sess, const char *what)
     reply = strbuf_new(128);
     over = sess->hooks->limit(sess, what, reply);
     if (over) {
+        sess->error_mask |= SMTPD_ERR_POLICY;
         if (reply->len < 4)
             strbuf_setf(reply, "452 4.3.2 Error: too many requests from %s",
                         sess->client_addr);
@@ -584,6 +658,7 @@ static void *smtpd_proto_open(smtpd_session *sess, const char *verb)
     if (q == NULL) {
         msg_warn("%s[%s]: %s: cannot reach cleanup: %s", sess->client_name,
                  sess->client_addr, verb, strbuf_str(err));
+        sess->error_mask |= SMTPD_ERR_RESOURCE;
         (void) smtpd_proto_reply(sess, "451 4.3.0 Error: queue file write error");
     }
     strbuf_free(err);
@@ -706,18 +781,29 @@ static void smtpd_proto_log_end(smtpd_session *sess)
     strbuf *b = strbuf_new(128);
     int     i;
 
-    for (i = 1; i < SMTPD_CMD_COUNT; i++) {
-        if (sess->cmd_count[i] > 0) {
-            strbuf_printf(b, " %s=%ld", smtpd_cmd_name((enum smtpd_cmd_id) i),
-                          sess->cmd_count[i]);
-        }
+    /* "name=N" when all N were accepted, else "name=ok/N" (Postfix). */
+    for (i = 1; i <= SMTPD_CMD_COUNT; i++) {
+        int     id = i % SMTPD_CMD_COUNT;   /* unknown (0) comes last */
+
+        if (sess->cmd_count[id] == 0)
+            continue;
+        strbuf_printf(b, " %s=", id ? smtpd_cmd_name((enum smtpd_cmd_id) id)
+                      : "unknown");
+        if (sess->cmd_ok[id] != sess->cmd_count[id])
+            strbuf_printf(b, "%ld/", sess->cmd_ok[id]);
+        strbuf_printf(b, "%ld", sess->cmd_count[id]);
     }
-    if (sess->cmd_count[0] > 0)
-        strbuf_printf(b, " unknown=%ld", sess->cmd_count[0]);
     str_lower(b->data);
-    msg_info("disconnect from %s[%s]%s commands=%ld", sess->client_name,
-             sess->client_addr, strbuf_str(b), sess->cmd_total);
+    if (sess->cmd_ok_total != sess->cmd_total)
+        strbuf_printf(b, " commands=%ld/%ld", sess->cmd_ok_total, sess->cmd_total);
+    else
+        strbuf_printf(b, " commands=%ld", sess->cmd_total);
+    msg_info("disconnect from %s[%s]%s", sess->client_name, sess->client_addr,
+             strbuf_str(b));
     strbuf_free(b);
+    if ((sess->error_mask & sess->cfg->notify_mask) && sess->hooks->notify != NULL
+        && sess->history->len > 0)
+        sess->hooks->notify(sess, sess->history->data, sess->history->len);
 }
 
 /* smtpd_proto_run: serve one client until it leaves or a limit ends it. */
@@ -785,7 +871,9 @@ void    smtpd_proto_run(smtpd_session *sess, int early_talker)
                      sess->client_addr);
             break;
         }
+        smtpd_proto_history_in(sess);
         rc = smtpd_cmd_parse(sess->line->data, sess->line->len, &cmd);
+        sess->last_code = 0;
         if (rc == SMTPD_CMD_ENOEOL) {
             msg_info("lost connection after an incomplete command from %s[%s]",
                      sess->client_name, sess->client_addr);
@@ -819,6 +907,9 @@ void    smtpd_proto_run(smtpd_session *sess, int early_talker)
             (void) smtpd_proto_reply(sess, "%s", sess->deny_reply);
             continue;
         }
+        if (cmd.id == SMTPD_CMD_EHLO || cmd.id == SMTPD_CMD_HELO
+            || cmd.id == SMTPD_CMD_RSET)
+            smtpd_proto_history_flush(sess);
         switch (cmd.id) {
         case SMTPD_CMD_HELO:
         case SMTPD_CMD_EHLO:
@@ -843,6 +934,7 @@ void    smtpd_proto_run(smtpd_session *sess, int early_talker)
                 break;
             (void) smtpd_proto_reply(sess, "354 End data with <CR><LF>.<CR><LF>");
             (void) smtpd_data_receive(sess, q);
+            smtpd_proto_history_flush(sess);
             break;
         case SMTPD_CMD_BDAT:
             smtpd_proto_bdat(sess, &cmd);
@@ -886,6 +978,10 @@ void    smtpd_proto_run(smtpd_session *sess, int early_talker)
         default:
             (void) smtpd_proto_reply(sess, "500 5.5.2 Error: command not recognized");
             break;
+        }
+        if (sess->last_code >= 200 && sess->last_code < 400) {
+            sess->cmd_ok[cmd.id]++;
+            sess->cmd_ok_total++;
         }
         if (cmd.id == SMTPD_CMD_NOOP || cmd.id == SMTPD_CMD_RSET
             || cmd.id == SMTPD_CMD_VRFY || cmd.id == SMTPD_CMD_ETRN) {

@@ -112,6 +112,7 @@
 #define PARAM_BOUNCE_SIZE_LIMIT         "bounce_size_limit"
 #define PARAM_BOUNCE_NOTICE_RECIPIENT   "bounce_notice_recipient"
 #define PARAM_2BOUNCE_NOTICE_RECIPIENT  "2bounce_notice_recipient"
+#define PARAM_ERROR_NOTICE_RECIPIENT   "error_notice_recipient"
 #define PARAM_DOUBLE_BOUNCE_SENDER      "double_bounce_sender"
 #define PARAM_DELAY_WARNING_TIME        "delay_warning_time"
 #define PARAM_ENABLE_LONG_QUEUE_IDS     "enable_long_queue_ids"

@@ -186,6 +186,7 @@ static const param_def param_defs[] = {
     SIZE(PARAM_BOUNCE_SIZE_LIMIT, "50000", 1),
     STR(PARAM_BOUNCE_NOTICE_RECIPIENT, "postmaster"),
     STR(PARAM_2BOUNCE_NOTICE_RECIPIENT, "postmaster"),
+    STR(PARAM_ERROR_NOTICE_RECIPIENT, "postmaster"),
     STR(PARAM_DOUBLE_BOUNCE_SENDER, "double-bounce"),
     TIME(PARAM_DELAY_WARNING_TIME, "0h", 'h', 0),
     BOOL(PARAM_ENABLE_LONG_QUEUE_IDS, "no"),

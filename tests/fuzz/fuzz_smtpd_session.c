@@ -119,7 +119,7 @@ static int fuzz_hook_limit(smtpd_session *sess, const char *what, strbuf *reply)
 
 static const smtpd_hooks fuzz_hooks = {
     NULL, fuzz_hook_check, fuzz_hook_limit, fuzz_hook_open, fuzz_hook_content,
-    fuzz_hook_finish, fuzz_hook_abort, NULL,
+    fuzz_hook_finish, fuzz_hook_abort, NULL, NULL,
 };
 
 /* fuzz_count: how many times needle occurs in out. */

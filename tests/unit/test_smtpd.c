@@ -39,6 +39,8 @@ typedef struct t_queue {
     int     fail_content;
     int     reject_rcpt;                /* check hook rejects recipients "bad@x" */
     int     etrn;
+    int     notified;                   /* transcripts mailed */
+    strbuf *transcript;                 /* the last one */
 } t_queue;
 
 static t_queue tq;
@@ -103,8 +105,19 @@ static void t_etrn(smtpd_session *sess, const char *domain)
     tq.etrn++;
 }
 
+/* t_notify: keep the transcript. */
+static void t_notify(smtpd_session *sess, const char *text, size_t len)
+{
+    (void) sess;
+    tq.notified++;
+    if (tq.transcript == NULL)
+        tq.transcript = strbuf_new(256);
+    strbuf_set(tq.transcript, text, len);
+}
+
 static const smtpd_hooks t_hooks = {
     NULL, t_check, NULL, t_open, t_content, t_finish, t_abort, t_etrn,
+    t_notify,
 };
 
 /* t_reset_queue: forget everything from the previous test. */
@@ -116,6 +129,7 @@ static void t_reset_queue(void)
         strbuf_free(tq.msgs[i]);
         mem_free(tq.senders[i]);
     }
+    strbuf_free(tq.transcript);
     memset(&tq, 0, sizeof(tq));
 }
 
@@ -726,6 +740,73 @@ static void test_session_queue_trouble(void **state)
     t_reset_queue();
 }
 
+/* test_disconnect_counts: "rcpt=0/1" for refused commands (Postfix). */
+static void test_disconnect_counts(void **state)
+{
+    strbuf *out;
+
+    (void) state;
+    t_reset_queue();
+    testlib_setup();
+    out = t_run("EHLO c\r\nMAIL FROM:<a@x>\r\nRCPT TO:<bad@x>\r\n"
+                "DATA\r\nBOGUS\r\nQUIT\r\n");
+    assert_true(testlib_log_has("disconnect from client.example[192.0.2.1] "
+                                "ehlo=1 mail=1 rcpt=0/1 data=0/1 quit=1 "
+                                "unknown=0/1 commands=3/6"));
+    strbuf_free(out);
+    out = t_run("EHLO c\r\nMAIL FROM:<a@x>\r\nRCPT TO:<ok@x>\r\n"
+                "DATA\r\nhi\r\n.\r\nQUIT\r\n");
+    assert_true(testlib_log_has("ehlo=1 mail=1 rcpt=1 data=1 quit=1 "
+                                "commands=5"));
+    strbuf_free(out);
+    t_reset_queue();
+}
+
+/* test_transcript_notice: error classes in notify_mask mail the transcript;
+ * others do not; the flush threshold drops old lines at RSET. */
+static void test_transcript_notice(void **state)
+{
+    smtpd_config cfg;
+    strbuf *out;
+    const char *in = "EHLO c\r\nMAIL FROM:<a@x>\r\nRCPT TO:<bad@x>\r\nQUIT\r\n";
+
+    (void) state;
+    t_reset_queue();
+    t_cfg(&cfg);
+    cfg.notify_mask = SMTPD_ERR_RESOURCE;       /* a policy error: no mail */
+    out = t_run_cfg(&cfg, in, strlen(in), 0);
+    assert_int_equal(tq.notified, 0);
+    strbuf_free(out);
+
+    cfg.notify_mask = SMTPD_ERR_POLICY;
+    out = t_run_cfg(&cfg, in, strlen(in), 0);
+    assert_int_equal(tq.notified, 1);
+    assert_non_null(strstr(strbuf_str(tq.transcript), "In:  RCPT TO:<bad@x>\n"));
+    assert_non_null(strstr(strbuf_str(tq.transcript),
+                           "Out: 554 5.7.1 <bad@x>: Relay access denied\n"));
+    assert_non_null(strstr(strbuf_str(tq.transcript), "Out: 220 mx.example"));
+    strbuf_free(out);
+
+    /* Protocol errors; control bytes in the transcript become '?'. */
+    cfg.notify_mask = SMTPD_ERR_PROTOCOL;
+    in = "EHLO c\r\nFOO\x01" "bar\r\nQUIT\r\n";
+    out = t_run_cfg(&cfg, in, strlen(in), 0);
+    assert_int_equal(tq.notified, 2);
+    assert_non_null(strstr(strbuf_str(tq.transcript), "In:  FOO?bar\n"));
+    strbuf_free(out);
+
+    /* Past the threshold, RSET drops what came before. */
+    cfg.notify_mask = SMTPD_ERR_PROTOCOL;
+    cfg.history_flush_threshold = 2;
+    in = "EHLO early\r\nNOOP\r\nRSET\r\nBOGUS\r\nQUIT\r\n";
+    out = t_run_cfg(&cfg, in, strlen(in), 0);
+    assert_int_equal(tq.notified, 3);
+    assert_null(strstr(strbuf_str(tq.transcript), "EHLO early"));
+    assert_non_null(strstr(strbuf_str(tq.transcript), "In:  BOGUS\n"));
+    strbuf_free(out);
+    t_reset_queue();
+}
+
 int     main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -739,6 +820,8 @@ int     main(void)
         cmocka_unit_test(test_session_commands),
         cmocka_unit_test(test_session_bdat),
         cmocka_unit_test(test_session_queue_trouble),
+        cmocka_unit_test(test_disconnect_counts),
+        cmocka_unit_test(test_transcript_notice),
     };
 
     testlib_setup();
