@@ -27,6 +27,8 @@
 #define ATTR_NAME_TIME              "time"          /* event time, seconds */
 #define ATTR_NAME_ENCODING          "encoding"      /* 7bit, 8bit, binarymime */
 #define ATTR_NAME_SMTPUTF8          "smtputf8"      /* message needs SMTPUTF8 */
+#define ATTR_NAME_FORCED_EXPIRE     "forced_expire" /* postsuper -e/-f mark (showq) */
+#define ATTR_NAME_SITE              "site"          /* flush: destination domain */
 
 /* Envelope. */
 #define ATTR_NAME_SENDER            "sender"
@@ -55,6 +57,7 @@
 #define ATTR_NAME_SASL_METHOD       "sasl_method"
 #define ATTR_NAME_SASL_USERNAME     "sasl_username"
 #define ATTR_NAME_SASL_SENDER       "sasl_sender"
+#define ATTR_NAME_TLS_SUMMARY       "tls_summary"           /* "TLSv1.3 with cipher ..." */
 #define ATTR_NAME_LOG_IDENT         "log_ident"
 #define ATTR_NAME_FULL_NAME         "full_name"     /* sender full name (sendmail -F) */
 #define ATTR_NAME_SUBMIT_UID        "submit_uid"    /* uid of a local submitter */
@@ -71,13 +74,21 @@
 #define ATTR_NAME_MSG_RATE          "message_rate"
 #define ATTR_NAME_RCPT_RATE         "recipient_rate"
 
+/* Connection cache (scache). */
+#define ATTR_NAME_DEST_LABEL        "dest_label"    /* service:nexthop */
+#define ATTR_NAME_ENDP_LABEL        "endp_label"    /* service:addr:port */
+#define ATTR_NAME_ENDP_PROP         "endp_prop"     /* opaque text for the client */
+#define ATTR_NAME_TTL               "ttl"           /* seconds to keep it */
+
 /* Protocol names sent in the protocol= message. */
 #define ATTR_PROTO_CLEANUP          "cleanup_protocol"
 #define ATTR_PROTO_DELIVERY         "delivery_request_protocol"
 #define ATTR_PROTO_POSTDROP         "postdrop_protocol"
 #define ATTR_PROTO_QUEUE_LIST       "mail_queue_list_protocol"
+#define ATTR_PROTO_FLUSH            "flush_protocol"
 #define ATTR_PROTO_BOUNCE           "bounce_protocol"
 #define ATTR_PROTO_TRIGGER          "trigger_protocol"
 #define ATTR_PROTO_ANVIL            "anvil_protocol"
+#define ATTR_PROTO_SCACHE           "scache_protocol"
 
 #endif

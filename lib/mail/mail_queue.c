@@ -27,6 +27,17 @@
  *     1 when queue is named in hash_queue_names.
  * mail_queue_complete(mode)
  *     1 when mode carries the completion mark (owner-execute bit).
+ * mail_queue_scan(dir, depth, &count)
+ *     The names in directory dir (a queue directory at hash depth depth)
+ *     that a queue walk visits: queue IDs, and while depth <
+ *     MAIL_QUEUE_HASH_MAX one-character hash subdirectory names (tell
+ *     them apart with mail_queue_id_ok). The names are read before the
+ *     caller acts on them, as the directory changes under a walk. Returns
+ *     a mem_alloc'ed array of count mem_strdup'ed names (free with
+ *     mail_queue_scan_free), or NULL with errno when dir cannot be
+ *     opened. Other names (tmp.*, dot files) are left out.
+ * mail_queue_scan_free(names, count)
+ *     Frees what mail_queue_scan returned. Returns NULL.
  *
  * SECURITY: IDs coming from files and IPC are untrusted: every function
  * that builds a path checks the ID first, so "../x" never reaches the
@@ -36,6 +47,7 @@
  * most MAIL_QUEUE_HASH_MAX levels; creation gives up after
  * MAIL_QUEUE_TRIES name collisions.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -45,6 +57,7 @@
 #include <unistd.h>
 
 #include "mail_queue.h"
+#include "mem.h"
 #include "param.h"
 #include "strbuf.h"
 #include "strutil.h"
@@ -258,4 +271,39 @@ int     mail_queue_rename(const char *from_queue, const char *to_queue,
     strbuf_free(to);
     errno = saved;
     return ret;
+}
+
+/* mail_queue_scan: the queue IDs and hash subdirectories in dir */
+char  **mail_queue_scan(const char *dir, int depth, size_t *count)
+{
+    struct dirent *de;
+    char  **names;
+    DIR    *dp;
+
+    *count = 0;
+    if ((dp = opendir(dir)) == NULL)
+        return NULL;
+    names = mem_alloc(sizeof(*names));
+    while ((de = readdir(dp)) != NULL) {
+        if (mail_queue_id_ok(de->d_name)
+            || (strlen(de->d_name) == 1 && de->d_name[0] != '.'
+                && depth < MAIL_QUEUE_HASH_MAX)) {
+            names = mem_realloc(names, (*count + 1) * sizeof(*names));
+            names[(*count)++] = mem_strdup(de->d_name);
+        }
+    }
+    (void) closedir(dp);
+    return names;
+}
+
+/* mail_queue_scan_free: free a mail_queue_scan result */
+char  **mail_queue_scan_free(char **names, size_t count)
+{
+    size_t  i;
+
+    if (names == NULL)
+        return NULL;
+    for (i = 0; i < count; i++)
+        mem_free(names[i]);
+    return mem_free(names);
 }

@@ -192,7 +192,8 @@ const char *param_config_dir(const char *cli_dir)
     const char *env;
 
     if (cli_dir && *cli_dir) {
-        if (privileged && getuid() != 0) {
+        if (privileged && getuid() != 0
+            && strcmp(cli_dir, PARAM_CONFIG_DIR_DEFAULT) != 0) {
             msg_warn("ignoring -c %s: not allowed in a set-uid or set-gid program",
                      cli_dir);
             return PARAM_CONFIG_DIR_DEFAULT;

@@ -25,8 +25,11 @@
 #include "param_names.h"
 #include "strbuf.h"
 
-/* The compiled-in configuration directory. */
+/* The compiled-in configuration directory (the Makefile passes
+ * config_directory as -DPARAM_CONFIG_DIR_DEFAULT, see "make install"). */
+#ifndef PARAM_CONFIG_DIR_DEFAULT
 #define PARAM_CONFIG_DIR_DEFAULT "/etc/postern"
+#endif
 #define PARAM_MAIN_CF           "main.cf"
 #define PARAM_MASTER_CF         "master.cf"
 #define PARAM_CONFIG_ENV        "MAIL_CONFIG"

@@ -149,6 +149,50 @@ static void test_rename(void **state)
     strbuf_free(err);
 }
 
+/* test_scan: queue IDs and hash subdirectories, nothing else */
+static void test_scan(void **state)
+{
+    static const char *const files[] = {
+        "3A3D26C44CC", "tmp.123.4.5", ".hidden", "3a3d26c44cc", "X", "AB",
+    };
+    strbuf *d = strbuf_new(64);
+    strbuf *p = strbuf_new(64);
+    char  **names;
+    size_t  count, i;
+    int     seen_id = 0, seen_x = 0;
+
+    (void) state;
+    strbuf_setf(d, "%s/scan", qdir);
+    assert_int_equal(mkdir(d->data, 0700), 0);
+    for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        strbuf_setf(p, "%s/%s", d->data, files[i]);
+        assert_int_equal(mkdir(p->data, 0700), 0);
+    }
+    names = mail_queue_scan(d->data, 0, &count);
+    assert_non_null(names);
+    assert_int_equal(count, 2);
+    for (i = 0; i < count; i++) {
+        seen_id += strcmp(names[i], "3A3D26C44CC") == 0;
+        seen_x += strcmp(names[i], "X") == 0;
+    }
+    assert_int_equal(seen_id, 1);
+    assert_int_equal(seen_x, 1);
+    assert_null(mail_queue_scan_free(names, count));
+    /* At the deepest hash level a one-character name is no subdirectory. */
+    names = mail_queue_scan(d->data, MAIL_QUEUE_HASH_MAX, &count);
+    assert_int_equal(count, 1);
+    assert_string_equal(names[0], "3A3D26C44CC");
+    names = mail_queue_scan_free(names, count);
+    /* A missing directory: NULL with errno. */
+    strbuf_setf(p, "%s/nonexistent", qdir);
+    errno = 0;
+    assert_null(mail_queue_scan(p->data, 0, &count));
+    assert_int_equal(errno, ENOENT);
+    assert_int_equal(count, 0);
+    strbuf_free(d);
+    strbuf_free(p);
+}
+
 /* setup: a temporary queue_directory */
 static int setup(void **state)
 {
@@ -188,6 +232,7 @@ int     main(void)
         cmocka_unit_test(test_path),
         cmocka_unit_test(test_create),
         cmocka_unit_test(test_rename),
+        cmocka_unit_test(test_scan),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
