@@ -6,7 +6,7 @@
  * Service (mail_server, one client at a time): on each connection send
  * protocol=bounce_protocol, read one request (lib/mail/bounce_client),
  * act, reply. master.cf runs this program as "bounce" and as "defer";
- * both answer request=bounce for now (delay warnings come later).
+ * both answer request=bounce and request=delay.
  *
  * request=bounce for queue_name/ID:
  *   - read bounce/ID (no log: nothing to do, status 0);
@@ -30,6 +30,17 @@
  *     so the message does not stay in the queue forever. Notices are
  *     submitted postmaster copy first and sender notice last, so a retry
  *     never sends the sender two.
+ *
+ * request=delay for queue_name/ID (qmgr, once the message's delay
+ * warning time has passed while recipients are still deferred):
+ *   - nothing for the null sender (status 0);
+ *   - read defer/ID, one entry per recipient (the latest of each);
+ *   - keep those whose NOTIFY allows a delay warning (none: log only);
+ *   - submit one notice to the sender, "Delayed Mail (still being
+ *     retried)", RFC 3464 Action: delayed with the logged 4.X.Y status,
+ *     the original's headers attached; log "ID: sender delay
+ *     notification: NEW"; defer/ID stays (the next attempts append).
+ *   Failures reply status=4 and qmgr asks again after the next attempt.
  *
  * SECURITY: requests come from qmgr (same user) over private/; they are
  * still checked strictly (bounce_request_read) and the queue name must
@@ -112,8 +123,11 @@ static void bounce_job_free(bounce_job *job)
     strbuf_free(job->content);
 }
 
-/* bounce_read_log: load the failed recipients; 1 found, 0 no log, -1 error */
-static int bounce_read_log(bounce_job *job, strbuf *why)
+/* bounce_read_log: load the logged recipients of one kind (queue
+ * "bounce" with action "failed", or "defer" with "delayed"); 1 found,
+ * 0 no log, -1 error */
+static int bounce_read_log(bounce_job *job, const char *queue,
+                           const char *action, strbuf *why)
 {
     bounce_log *log;
     bounce_log_entry e;
@@ -121,10 +135,10 @@ static int bounce_read_log(bounce_job *job, strbuf *why)
     int     rc;
     strbuf *err = strbuf_new(100);
 
-    if ((log = bounce_log_open(BOUNCE_LOG_BOUNCE, job->req->queue_id, err)) == NULL) {
+    if ((log = bounce_log_open(queue, job->req->queue_id, err)) == NULL) {
         rc = (errno == ENOENT) ? 0 : -1;
         if (rc < 0)
-            strbuf_setf(why, "4.3.0 cannot read bounce log: %s", strbuf_str(err));
+            strbuf_setf(why, "4.3.0 cannot read %s log: %s", queue, strbuf_str(err));
         strbuf_free(err);
         return (rc);
     }
@@ -132,8 +146,28 @@ static int bounce_read_log(bounce_job *job, strbuf *why)
         bounce_dsn_rcpt *r;
 
         if (e.recipient == NULL
-            || (e.dsn_action && strcmp(e.dsn_action, "failed") != 0))
+            || (e.dsn_action && strcmp(e.dsn_action, action) != 0))
             continue;
+        /* A defer log grows with every attempt: keep one entry per
+         * recipient, the latest. */
+        if (strcmp(action, "delayed") == 0) {
+            size_t  k;
+
+            for (k = 0; k < job->nrcpts; k++)
+                if (strcmp(job->rcpts[k].recipient, e.recipient) == 0)
+                    break;
+            if (k < job->nrcpts) {
+                r = job->rcpts + k;
+                mem_free((char *) r->dsn_status);
+                mem_free((char *) r->reason);
+                mem_free((char *) r->relay);
+                r->dsn_status = bounce_dup(e.dsn_status);
+                r->reason = bounce_dup(e.reason);
+                r->relay = bounce_dup(e.relay);
+                r->time = e.time;
+                continue;
+            }
+        }
         if (job->nrcpts >= BOUNCE_RCPT_MAX) {
             job->dropped++;
             continue;
@@ -154,9 +188,9 @@ static int bounce_read_log(bounce_job *job, strbuf *why)
     }
     if (rc < 0) {
         /* Use what was read; with nothing usable, ask again later. */
-        msg_warn("%s: bounce log: %s", job->req->queue_id, bounce_log_error(log));
+        msg_warn("%s: %s log: %s", job->req->queue_id, queue, bounce_log_error(log));
         if (job->nrcpts == 0) {
-            strbuf_setf(why, "4.3.0 corrupt bounce log: %s", bounce_log_error(log));
+            strbuf_setf(why, "4.3.0 corrupt %s log: %s", queue, bounce_log_error(log));
             bounce_log_close(log);
             strbuf_free(err);
             return (-1);
@@ -341,7 +375,7 @@ static int bounce_notify(const bounce_req *req, strbuf *why)
     memset(&job, 0, sizeof(job));
     job.req = req;
     job.content = strbuf_new(4096);
-    if ((found = bounce_read_log(&job, why)) < 0)
+    if ((found = bounce_read_log(&job, BOUNCE_LOG_BOUNCE, "failed", why)) < 0)
         goto done;
     if (found == 0) {
         if (msg_verbose)
@@ -413,6 +447,54 @@ done:
     return (status);
 }
 
+/* bounce_delay: handle request=delay; BOUNCE_STAT_* (why set on defer) */
+static int bounce_delay(const bounce_req *req, strbuf *why)
+{
+    bounce_job job;
+    bounce_dsn_rcpt *wanted;
+    size_t  nwanted = 0;
+    size_t  i;
+    strbuf *new_id = strbuf_new(32);
+    int     status = BOUNCE_STAT_DEFER;
+    int     found;
+
+    memset(&job, 0, sizeof(job));
+    job.req = req;
+    job.content = strbuf_new(4096);
+    if (*req->sender == 0) {
+        /* Nobody to warn: mail from the null sender gets no notices. */
+        status = BOUNCE_STAT_OK;
+        goto done;
+    }
+    if ((found = bounce_read_log(&job, BOUNCE_LOG_DEFER, "delayed", why)) < 0)
+        goto done;
+    if (found == 0) {
+        status = BOUNCE_STAT_OK;
+        goto done;
+    }
+    wanted = mem_calloc(job.nrcpts ? job.nrcpts : 1, sizeof(*wanted));
+    for (i = 0; i < job.nrcpts; i++)
+        if (bounce_dsn_delay_wanted(job.rcpts + i))
+            wanted[nwanted++] = job.rcpts[i];
+    if (nwanted == 0) {
+        msg_info("%s: sender delay notification not sent:"
+                 " no recipient asked for it (NOTIFY)", req->queue_id);
+        status = BOUNCE_STAT_OK;
+    } else if (bounce_read_message(&job, why) == 0
+               && bounce_submit(&job, BOUNCE_DSN_DELAY, req->sender, wanted,
+                                nwanted, new_id, why) == 0) {
+        msg_info("%s: sender delay notification: %s", req->queue_id,
+                 strbuf_str(new_id));
+        status = BOUNCE_STAT_OK;
+    }
+    mem_free(wanted);
+
+done:
+    bounce_job_free(&job);
+    strbuf_free(new_id);
+    return (status);
+}
+
 /* bounce_queue_ok: 1 when name is a queue that holds messages */
 static int bounce_queue_ok(const char *name)
 {
@@ -447,7 +529,10 @@ static void bounce_service(mail_server *srv, stream *client)
         (void) bounce_reply(client, BOUNCE_STAT_DEFER, "4.3.0 bad bounce request");
         goto done;
     }
-    status = bounce_notify(&req, why);
+    if (strcmp(req.request, BOUNCE_REQ_DELAY) == 0)
+        status = bounce_delay(&req, why);
+    else
+        status = bounce_notify(&req, why);
     if (status != BOUNCE_STAT_OK)
         msg_warn("%s: cannot send notification: %s", req.queue_id, strbuf_str(why));
     if (bounce_reply(client, status, status == BOUNCE_STAT_OK ? NULL

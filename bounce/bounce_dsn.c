@@ -17,6 +17,12 @@
  *       - everything else: SENDER, plus COPY when the bounce class is on.
  *   bounce_dsn_wanted(rcpt): 1 when the recipient's NOTIFY flags ask for
  *     a failure notice (no NOTIFY given, or NOTIFY includes FAILURE).
+ *   bounce_dsn_delay_wanted(rcpt): 1 when they allow a delay warning (no
+ *     NOTIFY given, or NOTIFY includes DELAY; never with NEVER).
+ *   A BOUNCE_DSN_DELAY notice says the mail is still being retried,
+ *   reports each recipient with "Action: delayed" and a 4.X.Y status
+ *   (4.0.0 when the logged one is not a 4.X.Y code), and always attaches
+ *   only the original's headers.
  *   bounce_dsn_compose(msg, conf, out, &eightbit): replace out with the
  *     whole notice (headers and body, LF line ends), a multipart/report
  *     with three parts: a text/plain explanation listing each recipient
@@ -109,6 +115,12 @@ int     bounce_dsn_plan(const char *sender, const char *envid, int classes,
         return (BOUNCE_PLAN_DISCARD);
     return (BOUNCE_PLAN_SENDER
             | ((classes & BOUNCE_CLASS_BOUNCE) ? BOUNCE_PLAN_COPY : 0));
+}
+
+/* bounce_dsn_delay_wanted: 1 when NOTIFY allows a delay warning */
+int     bounce_dsn_delay_wanted(const bounce_dsn_rcpt *rcpt)
+{
+    return (rcpt->notify == 0 || (rcpt->notify & QFILE_NOTIFY_DELAY) != 0);
 }
 
 /* bounce_dsn_wanted: 1 when NOTIFY asks for a failure notice */
@@ -259,6 +271,14 @@ static void bounce_dsn_human(const bounce_dsn_msg *msg,
                     "not be delivered either. It is attached for the postmaster; no\n"
                     "further notice will be sent about it.\n");
         break;
+    case BOUNCE_DSN_DELAY:
+        strbuf_puts(out,
+                    "This is a warning only: you do not need to send your message\n"
+                    "again. It has not yet reached the recipients listed below, and\n"
+                    "this mail system is still trying to deliver it. You will hear\n"
+                    "again if it finally gives up. The original message's headers\n"
+                    "are attached.\n");
+        break;
     default:
         strbuf_printf(out,
                       "Your message could not be delivered to one or more of its\n"
@@ -283,7 +303,9 @@ static void bounce_dsn_human(const bounce_dsn_msg *msg,
         }
         strbuf_putc(lead, ':');
         bounce_dsn_fold(out, strbuf_str(lead),
-                        r->reason && *r->reason ? r->reason : "delivery failed");
+                        r->reason && *r->reason ? r->reason
+                        : msg->kind == BOUNCE_DSN_DELAY ? "delivery delayed"
+                        : "delivery failed");
         strbuf_putc(out, '\n');
     }
     strbuf_free(lead);
@@ -326,10 +348,17 @@ static void bounce_dsn_status_part(const bounce_dsn_msg *msg,
             strbuf_setf(tmp, "rfc822; %s", r->orig);
             bounce_dsn_fold(out, "Original-Recipient:", strbuf_str(tmp));
         }
-        strbuf_puts(out, "Action: failed\n");
-        strbuf_printf(out, "Status: %s\n",
-                      bounce_dsn_status_ok(r->dsn_status) && r->dsn_status[0] != '2'
-                      ? r->dsn_status : "5.0.0");
+        if (msg->kind == BOUNCE_DSN_DELAY) {
+            strbuf_puts(out, "Action: delayed\n");
+            strbuf_printf(out, "Status: %s\n",
+                          bounce_dsn_status_ok(r->dsn_status)
+                          && r->dsn_status[0] == '4' ? r->dsn_status : "4.0.0");
+        } else {
+            strbuf_puts(out, "Action: failed\n");
+            strbuf_printf(out, "Status: %s\n",
+                          bounce_dsn_status_ok(r->dsn_status)
+                          && r->dsn_status[0] != '2' ? r->dsn_status : "5.0.0");
+        }
         if (r->relay && *r->relay && strcmp(r->relay, "local") != 0
             && strcmp(r->relay, "none") != 0) {
             /* "host[addr]:port" names the host; the report wants the name. */
@@ -394,7 +423,8 @@ static void bounce_dsn_build(const bounce_dsn_msg *msg,
     int     eight;
 
     full = !headers_only
-        && msg->kind != BOUNCE_DSN_COPY && msg->ret != QFILE_RET_HDRS
+        && msg->kind != BOUNCE_DSN_COPY && msg->kind != BOUNCE_DSN_DELAY
+        && msg->ret != QFILE_RET_HDRS
         && msg->content_size >= 0 && msg->content_size <= conf->size_limit
         && (size_t) msg->content_size <= msg->content_len;
     attach_len = full ? (size_t) msg->content_size
@@ -407,6 +437,9 @@ static void bounce_dsn_build(const bounce_dsn_msg *msg,
         break;
     case BOUNCE_DSN_2BOUNCE:
         subject = "Postmaster Notice: Undeliverable Notification";
+        break;
+    case BOUNCE_DSN_DELAY:
+        subject = "Delayed Mail (still being retried)";
         break;
     default:
         subject = "Undelivered Mail Returned to Sender";
@@ -450,7 +483,10 @@ static void bounce_dsn_build(const bounce_dsn_msg *msg,
         strbuf_puts(out, "Content-Description: Undelivered Message\n"
                     "Content-Type: message/rfc822\n");
     } else {
-        strbuf_puts(out, "Content-Description: Undelivered Message Headers\n"
+        strbuf_puts(out, msg->kind == BOUNCE_DSN_DELAY
+                    ? "Content-Description: Delayed Message Headers\n"
+                    : "Content-Description: Undelivered Message Headers\n");
+        strbuf_puts(out, ""
                     "Content-Type: text/rfc822-headers\n");
     }
     if (eight)

@@ -29,7 +29,8 @@
 enum bounce_dsn_kind {
     BOUNCE_DSN_SENDER = 1,              /* non-delivery notice to the sender */
     BOUNCE_DSN_COPY,                    /* postmaster copy, headers only */
-    BOUNCE_DSN_2BOUNCE                  /* undeliverable bounce, to postmaster */
+    BOUNCE_DSN_2BOUNCE,                 /* undeliverable bounce, to postmaster */
+    BOUNCE_DSN_DELAY                    /* delay warning to the sender */
 };
 
 /* One failed recipient (strings may be NULL unless noted). */
@@ -74,6 +75,7 @@ int     bounce_dsn_plan(const char *sender, const char *envid, int classes,
                         const char *double_bounce_sender,
                         const bounce_dsn_conf *conf);
 int     bounce_dsn_wanted(const bounce_dsn_rcpt *rcpt);
+int     bounce_dsn_delay_wanted(const bounce_dsn_rcpt *rcpt);
 int     bounce_dsn_compose(const bounce_dsn_msg *msg,
                            const bounce_dsn_conf *conf, strbuf *out,
                            int *eightbit);

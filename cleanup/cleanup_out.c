@@ -8,7 +8,9 @@
  *     (cleanup_header_build, which needs the ID), writes header record,
  *     arrival time, sender, attributes (client_name, client_address,
  *     client_protocol, helo_name, log_ident, submit_uid, full_name,
- *     encoding), DSN envelope data, recipients and content, updates the
+ *     encoding), DSN envelope data, the delay warning time (W record,
+ *     arrival + delay_warning_time, only when that is not 0),
+ *     recipients and content, updates the
  *     header record, then fchmod 0700 (the completion mark), fsync and
  *     close, in that order. Only then it logs "ID: message-id=<...>",
  *     triggers qmgr ('I' on public/qmgr; a failure is ignored, the
@@ -59,6 +61,7 @@ static int cleanup_out_records(cleanup_state *st, qfile_writer *w,
     const char *body = st->content->data + st->body_offset;
     size_t  body_len = st->content->len - st->body_offset;
     long    piece = param_int(PARAM_LINE_LENGTH_LIMIT);
+    long    warn_delay = param_time(PARAM_DELAY_WARNING_TIME);
     long    flags = 0;
     strbuf *uid = strbuf_new(16);
     size_t  i;
@@ -89,6 +92,12 @@ static int cleanup_out_records(cleanup_state *st, qfile_writer *w,
         || (st->ret != NULL
             && qfile_put_ret(w, strcmp(st->ret, "HDRS") == 0
                              ? QFILE_RET_HDRS : QFILE_RET_FULL) < 0))
+        goto done;
+    /* Delay warning time: qmgr asks bounce for a "delayed" notice once it
+     * has passed and then rewrites it to 0 in place (qfile_update_warn). */
+    if (warn_delay > 0
+        && qfile_put_warn(w, (st->arrival_time > 0 ? st->arrival_time
+                              : (long) tv->tv_sec) + warn_delay) < 0)
         goto done;
     for (i = 0; i < st->nrcpts; i++)
         if (qfile_put_rcpt(w, st->rcpts[i].addr, st->rcpts[i].orig,

@@ -1,30 +1,37 @@
 /*
- * qmgr: the queue manager daemon (first version).
+ * qmgr: the queue manager daemon.
  *
  * One process (master.cf "qmgr unix n - n 300 1 qmgr") with its own
  * event loop (mail_server MULTI mode). It
  *   - at start-up takes up every file left in active/ by a crash, then
  *     scans incoming/ and the due part of deferred/;
- *   - on a trigger ('W', 'I', or any unknown byte) scans incoming/; on
- *     'D' also deferred/ (files whose mtime, the retry time, has passed);
- *     on 'A' and 'F' incoming/ and all of deferred/, ignoring retry times;
+ *   - on a trigger: 'W', 'I' (or any unknown byte) scan incoming/; 'D'
+ *     also deferred/ (files whose mtime, the retry time, has passed);
+ *     'A' incoming/ and all of deferred/, ignoring retry times; 'F'
+ *     forgets dead destinations (qmgr_sched_flush). postqueue -f sends
+ *     "FIA";
  *   - every queue_run_delay scans incoming/ (warning about incomplete
  *     files older than QMGR_STALE_AGE) and the due part of deferred/.
- * Scans fill a work list of at most qmgr_message_active_limit messages;
- * the loop takes one message at a time (qmgr_message_run) and goes back
- * to the event loop between messages, so triggers, the lifeline and
- * SIGTERM are served between deliveries. A scan that hit the limit is
- * repeated once the list is empty. A file in incoming/ is taken only when
- * its mode has the owner-execute bit (complete marker, mail_queue.h).
- *
- * Delivery requests are sequential and bounded by ipc_timeout (see
- * deliver_request); the trigger socket is read while idle.
+ * Scans fill a list of messages waiting for activation (at most
+ * qmgr_message_active_limit). The pump (a 0 ms timer, so it never runs
+ * inside a callback's stack) reads next slices of messages waiting for
+ * one, activates waiting messages while fewer than
+ * qmgr_message_active_limit messages and qmgr_message_recipient_limit
+ * recipients are in memory (at most QMGR_ACTIVATE_BATCH per run, so
+ * triggers are served in between), runs the pending scans when the list
+ * is empty, and starts deliveries (qmgr_sched_run). Deliveries run
+ * asynchronously (deliver_client), many at once. A file in incoming/ is
+ * taken only when its mode has the owner-execute bit (complete marker,
+ * mail_queue.h). Files that vanish or move under qmgr (postsuper) are
+ * skipped quietly. When messages wait for activation because the limits
+ * are reached, a warning is logged at most every qmgr_clog_warn_time.
  *
  * SECURITY: runs as mail_owner. Trigger bytes come from anyone in the
  * postdrop group (public/qmgr): they only set scan flags. Directory
  * entries are checked (mail_queue_id_ok, regular files, no symlinks)
  * before they become paths.
- * LIMITS: qmgr_message_active_limit messages in hand; QMGR_TRIGGER_MAX
+ * LIMITS: qmgr_message_active_limit messages waiting and in memory;
+ * qmgr_message_recipient_limit recipients in memory; QMGR_TRIGGER_MAX
  * bytes per trigger read; a trigger client that sends nothing is dropped
  * after MAIL_SERVER_TRIGGER_TIMEOUT ms; hashed subdirectories to
  * MAIL_QUEUE_HASH_MAX levels.
@@ -53,6 +60,7 @@
 #include "trigger.h"
 
 #define QMGR_TRIGGER_MAX    256         /* bytes read per trigger read */
+#define QMGR_ACTIVATE_BATCH 100         /* activations per pump run */
 #define QMGR_STALE_AGE      (4 * 3600)  /* warn about incomplete files */
 
 /* Scan flags. */
@@ -81,6 +89,7 @@ typedef struct qmgr_state {
     size_t  work_count;
     size_t  work_size;
     htable *in_work;                    /* ids in the list */
+    time_t  last_clog_warn;
 } qmgr_state;
 
 /* A trigger client. */
@@ -99,7 +108,7 @@ static int qmgr_work_add(qmgr_state *st, const char *queue, const char *id)
 {
     qmgr_work *w;
 
-    if (htable_has(st->in_work, id))
+    if (htable_has(st->in_work, id) || qmgr_msg_is_active(id))
         return 0;
     if (st->work_count >= (size_t) qmgr_conf.active_limit)
         return -1;
@@ -205,26 +214,57 @@ static void qmgr_do_scans(qmgr_state *st)
         st->scan |= flags & (QMGR_SCAN_DEFERRED | QMGR_SCAN_ALL);
 }
 
-/* qmgr_tick: handle one message, or run the pending scans. */
+/* qmgr_room: may another message be activated now? */
+static int qmgr_room(void)
+{
+    return qmgr_msg_count() < qmgr_conf.active_limit
+        && qmgr_rcpt_count() < qmgr_conf.rcpt_limit;
+}
+
+/* qmgr_clog_warn: the waiting list is stuck behind the limits. */
+static void qmgr_clog_warn(qmgr_state *st)
+{
+    time_t  now = time(NULL);
+
+    if (qmgr_conf.clog_warn_time <= 0
+        || now - st->last_clog_warn < qmgr_conf.clog_warn_time)
+        return;
+    st->last_clog_warn = now;
+    msg_warn("active queue full: %ld messages, %ld recipients in memory, "
+             "%zu messages waiting (qmgr_message_active_limit = %ld, "
+             "qmgr_message_recipient_limit = %ld)", qmgr_msg_count(),
+             qmgr_rcpt_count(), st->work_count, qmgr_conf.active_limit,
+             qmgr_conf.rcpt_limit);
+}
+
+/* qmgr_tick: the pump: refills, activations, scans, deliveries. */
 static void qmgr_tick(event_loop *loop, event_timer_id id, void *ctx)
 {
     qmgr_state *st = ctx;
+    int     n = 0;
 
     (void) loop;
     (void) id;
     st->tick_armed = 0;
-    if (st->work_count == 0 && st->scan)
+    (void) qmgr_msg_refill_waiting();
+    if (st->work_count == 0 && st->scan && qmgr_room())
         qmgr_do_scans(st);
-    if (st->work_count > 0) {
+    while (st->work_count > 0 && qmgr_room() && n < QMGR_ACTIVATE_BATCH) {
         qmgr_work w = st->work[st->work_head];
 
         st->work_head = (st->work_head + 1) % st->work_size;
         st->work_count--;
         (void) htable_remove(st->in_work, w.id, NULL);
-        (void) qmgr_message_run(w.queue, w.id);
+        (void) qmgr_msg_activate(w.queue, w.id);
         mem_free(w.id);
+        n++;
+        if (st->work_count == 0 && st->scan && qmgr_room())
+            qmgr_do_scans(st);
     }
-    if (st->work_count > 0 || st->scan)
+    if (st->work_count > 0 && !qmgr_room())
+        qmgr_clog_warn(st);
+    qmgr_sched_run();
+    if ((st->work_count > 0 || st->scan) && qmgr_room())
         qmgr_arm(st);
 }
 
@@ -235,6 +275,19 @@ static void qmgr_arm(qmgr_state *st)
         return;
     st->tick_armed = 1;
     (void) event_timer_add(st->loop, 0, qmgr_tick, st);
+}
+
+/* qmgr_pump_soon: for the other files: a tick soon. */
+void    qmgr_pump_soon(void)
+{
+    if (qmgr_st.loop != NULL)
+        qmgr_arm(&qmgr_st);
+}
+
+/* qmgr_loop: the event loop. */
+event_loop *qmgr_loop(void)
+{
+    return qmgr_st.loop;
 }
 
 /* qmgr_periodic: the queue_run_delay timer. */
@@ -259,8 +312,10 @@ static void qmgr_trigger_bytes(qmgr_state *st, const char *buf, size_t len)
             st->scan |= QMGR_SCAN_INCOMING | QMGR_SCAN_DEFERRED;
             break;
         case TRIGGER_ALL:
-        case TRIGGER_FLUSH:
             st->scan |= QMGR_SCAN_INCOMING | QMGR_SCAN_ALL;
+            break;
+        case TRIGGER_FLUSH:
+            qmgr_sched_flush();
             break;
         default:                        /* 'W', 'I' and anything else */
             st->scan |= QMGR_SCAN_INCOMING;
@@ -325,58 +380,24 @@ static void qmgr_multi(mail_server *srv, int fd)
                                qmgr_client_timeout, c);
 }
 
-/* qmgr_split_transport: "name:nexthop" into its two parts. */
-static void qmgr_split_transport(const char *param, char **name, char **nexthop)
-{
-    const char *value = param_str(param);
-    const char *colon = strchr(value, ':');
-
-    if (colon == NULL) {
-        *name = mem_strdup(value);
-        *nexthop = mem_strdup("");
-    } else {
-        *name = mem_strndup(value, (size_t) (colon - value));
-        *nexthop = mem_strdup(colon + 1);
-    }
-    if (**name == 0)
-        msg_fatal("%s = %s: no transport name", param, value);
-}
-
 /* qmgr_load_config: read the parameters once. */
 static void qmgr_load_config(void)
 {
-    const char *const *list;
-    size_t  count, i;
+    long    ipc = param_time(PARAM_IPC_TIMEOUT);
 
-    list = param_list(PARAM_MYDESTINATION, &count);
-    qmgr_conf.mydestination = mem_calloc(count + 1, sizeof(char *));
-    for (i = 0; i < count; i++) {
-        char   *d;
-
-        if (strchr(list[i], ':') || strchr(list[i], '/')) {
-            msg_warn("%s: lookup tables and files are not supported yet: "
-                     "ignoring \"%s\"", PARAM_MYDESTINATION, list[i]);
-            continue;
-        }
-        d = mem_strdup(list[i]);
-        str_lower(d);
-        qmgr_conf.mydestination[qmgr_conf.nmydestination++] = d;
-    }
-    qmgr_split_transport(PARAM_LOCAL_TRANSPORT, &qmgr_conf.local_transport,
-                         &qmgr_conf.local_nexthop);
-    if (*qmgr_conf.local_nexthop == 0) {
-        mem_free(qmgr_conf.local_nexthop);
-        qmgr_conf.local_nexthop = mem_strdup(param_str(PARAM_MYHOSTNAME));
-    }
-    qmgr_split_transport(PARAM_DEFAULT_TRANSPORT, &qmgr_conf.default_transport,
-                         &qmgr_conf.default_nexthop);
-    qmgr_conf.relayhost = mem_strdup(param_str(PARAM_RELAYHOST));
     qmgr_conf.min_backoff = param_time(PARAM_MINIMAL_BACKOFF_TIME);
     qmgr_conf.max_backoff = param_time(PARAM_MAXIMAL_BACKOFF_TIME);
     qmgr_conf.max_lifetime = param_time(PARAM_MAXIMAL_QUEUE_LIFETIME);
     qmgr_conf.bounce_lifetime = param_time(PARAM_BOUNCE_QUEUE_LIFETIME);
     qmgr_conf.active_limit = param_int(PARAM_QMGR_MESSAGE_ACTIVE_LIMIT);
+    qmgr_conf.rcpt_limit = param_int(PARAM_QMGR_MESSAGE_RECIPIENT_LIMIT);
     qmgr_conf.run_delay = param_time(PARAM_QUEUE_RUN_DELAY);
+    qmgr_conf.clog_warn_time = param_time(PARAM_QMGR_CLOG_WARN_TIME);
+    qmgr_conf.soft_bounce = param_bool(PARAM_SOFT_BOUNCE);
+    qmgr_conf.default_process_limit = param_int(PARAM_DEFAULT_PROCESS_LIMIT);
+    if (ipc <= 0 || ipc > 2000000)
+        ipc = 2000000;
+    qmgr_conf.ipc_timeout_ms = (int) ipc * 1000;
     if (qmgr_conf.run_delay > 24 * 3600)
         qmgr_conf.run_delay = 24 * 3600;
 }
@@ -387,6 +408,7 @@ static void qmgr_post_init(mail_server *srv)
     const char *qdir = param_str(PARAM_QUEUE_DIRECTORY);
 
     qmgr_load_config();
+    qmgr_sched_init();
     /* Relative service paths (private/local, private/bounce) resolve
      * against the spool; under chroot we are there already. */
     if (chdir(qdir) < 0 && chdir("/") < 0)

@@ -15,9 +15,13 @@
  *     NULL; the caller owns it.
  *   bounce_request_stream(s, ...): the same over a stream the caller
  *     opened (and closes); the timeout is the stream's.
+ *   bounce_delay_request(...), bounce_delay_request_stream(s, ...): the
+ *     same with request=delay: a delay warning about the recipients
+ *     logged in defer/ID (same arguments, same results).
  *   bounce_request_read(s, list, req, err): server side: read one
  *     request into list (caller-owned, reused) and fill req with
- *     pointers into it. Returns 0, or -1 with err saying what is wrong
+ *     pointers into it (request is "bounce" or "delay"). Returns 0, or
+ *     -1 with err saying what is wrong
  *     (I/O, timeout, malformed, unknown/missing/repeated attribute, a
  *     queue name or ID that is not a plain name, bad ret_flags).
  *   bounce_reply(s, status, reason): server side: send status= and,
@@ -129,11 +133,11 @@ static const char *bounce_ret_word(int ret)
     }
 }
 
-/* bounce_request_stream: send one request on s and read the reply */
-int     bounce_request_stream(stream *s, const char *queue_name,
-                              const char *id, const char *sender,
-                              const char *envid, int ret, int flags,
-                              strbuf *reason)
+/* bounce_send_stream: send one request of either kind on s, read the reply */
+static int bounce_send_stream(stream *s, const char *request,
+                              const char *queue_name, const char *id,
+                              const char *sender, const char *envid, int ret,
+                              int flags, strbuf *reason)
 {
     attr_list *list = attr_list_new();
     strbuf *err = strbuf_new(100);
@@ -150,7 +154,7 @@ int     bounce_request_stream(stream *s, const char *queue_name,
         bounce_set_reason(reason, "4.3.0 bounce service: ", strbuf_str(err));
         goto done;
     }
-    attr_list_add_str(list, ATTR_NAME_REQUEST, BOUNCE_REQ_BOUNCE);
+    attr_list_add_str(list, ATTR_NAME_REQUEST, request);
     attr_list_add_str(list, ATTR_NAME_QUEUE_NAME, queue_name);
     attr_list_add_str(list, ATTR_NAME_QUEUE_ID, id);
     attr_list_add_str(list, ATTR_NAME_SENDER, sender ? sender : "");
@@ -184,10 +188,30 @@ done:
     return (result);
 }
 
-/* bounce_request: connect to the bounce service and send one request */
-int     bounce_request(const char *queue_name, const char *id,
-                       const char *sender, const char *envid, int ret,
-                       int flags, strbuf *reason)
+/* bounce_request_stream: request=bounce on s */
+int     bounce_request_stream(stream *s, const char *queue_name,
+                              const char *id, const char *sender,
+                              const char *envid, int ret, int flags,
+                              strbuf *reason)
+{
+    return (bounce_send_stream(s, BOUNCE_REQ_BOUNCE, queue_name, id, sender,
+                               envid, ret, flags, reason));
+}
+
+/* bounce_delay_request_stream: request=delay on s */
+int     bounce_delay_request_stream(stream *s, const char *queue_name,
+                                    const char *id, const char *sender,
+                                    const char *envid, int ret, int flags,
+                                    strbuf *reason)
+{
+    return (bounce_send_stream(s, BOUNCE_REQ_DELAY, queue_name, id, sender,
+                               envid, ret, flags, reason));
+}
+
+/* bounce_send: connect to the bounce service and send one request */
+static int bounce_send(const char *request, const char *queue_name,
+                       const char *id, const char *sender, const char *envid,
+                       int ret, int flags, strbuf *reason)
 {
     strbuf *path = strbuf_new(100);
     strbuf *err = strbuf_new(100);
@@ -208,13 +232,31 @@ int     bounce_request(const char *queue_name, const char *id,
     } else {
         s = stream_fdopen(fd, STREAM_F_RDWR);
         stream_set_timeout(s, timeout_ms);
-        result = bounce_request_stream(s, queue_name, id, sender, envid,
-                                       ret, flags, reason);
+        result = bounce_send_stream(s, request, queue_name, id, sender,
+                                    envid, ret, flags, reason);
         stream_close(s);
     }
     strbuf_free(path);
     strbuf_free(err);
     return (result);
+}
+
+/* bounce_request: request=bounce (non-delivery notice) */
+int     bounce_request(const char *queue_name, const char *id,
+                       const char *sender, const char *envid, int ret,
+                       int flags, strbuf *reason)
+{
+    return (bounce_send(BOUNCE_REQ_BOUNCE, queue_name, id, sender, envid, ret,
+                        flags, reason));
+}
+
+/* bounce_delay_request: request=delay (delay warning) */
+int     bounce_delay_request(const char *queue_name, const char *id,
+                             const char *sender, const char *envid, int ret,
+                             int flags, strbuf *reason)
+{
+    return (bounce_send(BOUNCE_REQ_DELAY, queue_name, id, sender, envid, ret,
+                        flags, reason));
 }
 
 /* bounce_qname_ok: 1 when name is a plain lower-case queue name */
@@ -248,7 +290,8 @@ int     bounce_request_read(stream *s, attr_list *list, bounce_req *req,
         return (-1);
     if (attr_scan(list, specs, (int) (sizeof(specs) / sizeof(specs[0])), err) < 0)
         return (-1);
-    if (strcmp(req->request, BOUNCE_REQ_BOUNCE) != 0) {
+    if (strcmp(req->request, BOUNCE_REQ_BOUNCE) != 0
+        && strcmp(req->request, BOUNCE_REQ_DELAY) != 0) {
         strbuf_setf(err, "unknown request \"%.64s\"", req->request);
         return (-1);
     }

@@ -13,6 +13,11 @@
  * queue_name/ID. status=0 means "done" (a notice is queued, or none was
  * due); qmgr may then remove bounce/ID with the message.
  *
+ * request=delay: send one delay warning (RFC 3464, Action: delayed) for
+ * the recipients logged in defer/ID, to the sender (never for the null
+ * sender; only recipients whose NOTIFY allows it). status=0 means done
+ * (sent, or nothing due); defer/ID stays (later attempts append to it).
+ *
  * Client: bounce_request (connects by itself) or bounce_request_stream
  * (on a stream the caller opened; tests). Server: bounce_request_read
  * and bounce_reply. See bounce_client.c for the full contracts.
@@ -29,6 +34,7 @@
 
 /* Values of request=. */
 #define BOUNCE_REQ_BOUNCE       "bounce"
+#define BOUNCE_REQ_DELAY        "delay"
 
 /* Values of ret_flags= (same words as the queue file's RET record). */
 #define BOUNCE_RET_FULL         "FULL"
@@ -61,6 +67,13 @@ int     bounce_request_stream(stream *s, const char *queue_name,
                               const char *id, const char *sender,
                               const char *envid, int ret, int flags,
                               strbuf *reason);
+int     bounce_delay_request(const char *queue_name, const char *id,
+                             const char *sender, const char *envid, int ret,
+                             int flags, strbuf *reason);
+int     bounce_delay_request_stream(stream *s, const char *queue_name,
+                                    const char *id, const char *sender,
+                                    const char *envid, int ret, int flags,
+                                    strbuf *reason);
 
 /* Server. */
 int     bounce_request_read(stream *s, attr_list *list, bounce_req *req,

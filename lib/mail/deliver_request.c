@@ -6,7 +6,8 @@
  * numbers (ret_flags is an enum qfile_ret: 0 none, 1 FULL, 2 HDRS);
  * optional strings that are absent are sent empty. A result message
  * carries offset, status, dsn_status, reason, relay; the final message is
- * exactly status=0.
+ * exactly status=0, or status=4 and reason (the destination failed as a
+ * whole: qmgr's negative concurrency feedback, deliver_client).
  *
  * Server side (delivery agent):
  *   deliver_request_read(s, err): sets the stream timeout to ipc_timeout
@@ -21,10 +22,25 @@
  *     result; status 5 becomes 4 (and dsn 5.x.y 4.x.y) with soft_bounce.
  *     NULL texts are sent empty. 0 or -1 (I/O error).
  *   deliver_done(s): send status=0, flush. 0 or -1.
+ *   deliver_done_status(s, site_status, reason): the final message with
+ *     DELIVER_STAT_OK (= deliver_done) or DELIVER_STAT_DEFER plus reason
+ *     ("destination failed" when NULL or empty). Any other status is a
+ *     programming error (panic). 0 or -1.
  *   deliver_log(req, rcpt, status, dsn, relay, reason): log the
  *     Postfix-shape delivery line for one recipient (soft_bounce applied).
+ *   deliver_log_out(req, i, status, dsn, relay, reason): the same line for
+ *     recipient i of a client-side request (results qmgr makes up).
+ *   deliver_encode_request(req, out): the request message and its
+ *     recipient messages, appended to out; 0, or -1 over out's limit.
+ *   deliver_reply_scan(list, req, seen, rep, why): check one decoded
+ *     reply against req: 1 a result for a recipient not yet seen (index,
+ *     offset, status, dsn, relay, reason in rep, pointing into list), 0
+ *     the final message (rep->site_status, rep->reason), -1 anything
+ *     else (why: unknown attribute, bad status or dsn_status, unknown or
+ *     repeated offset, a final message other than status=0 alone or
+ *     status=4 with a reason).
  *
- * Client side (qmgr):
+ * Client side, synchronous (qmgr itself uses deliver_client):
  *   deliver_send(transport, req, fn, ctx, err): transport must be
  *     [A-Za-z0-9_.-]{1,64}; connects to private/TRANSPORT (trigger_connect)
  *     with ipc_timeout on every read and write, then deliver_send_stream.
@@ -32,7 +48,9 @@
  *     unavailable" (relay=none) and returns -1.
  *   deliver_send_stream(s, req, fn, ctx, err): check the protocol, send
  *     req, read results and call fn(ctx, offset, status, dsn, relay,
- *     reason) for each. A result for an unknown or already reported
+ *     reason) for each (the final message's site status is accepted and
+ *     not reported: the asynchronous deliver_client reports it). A
+ *     result for an unknown or already reported
  *     offset, a bad status or a malformed message ends the conversation
  *     as a protocol error. On any error the recipients not yet reported
  *     are reported deferred (4.3.0 "delivery agent crashed or sent a bad
@@ -264,16 +282,28 @@ int     deliver_result(stream *s, long rcpt_offset, int status, const char *dsn,
     return ret;
 }
 
-/* deliver_done: send the final message. */
-int     deliver_done(stream *s)
+/* deliver_done_status: send the final message, with a site status. */
+int     deliver_done_status(stream *s, int site_status, const char *reason)
 {
-    attr_list *list = attr_list_new();
+    attr_list *list;
     int     ret;
 
-    attr_list_add_long(list, ATTR_NAME_STATUS, 0);
+    if (site_status != DELIVER_STAT_OK && site_status != DELIVER_STAT_DEFER)
+        msg_panic("deliver_done_status: bad site status %d", site_status);
+    list = attr_list_new();
+    attr_list_add_long(list, ATTR_NAME_STATUS, site_status);
+    if (site_status != DELIVER_STAT_OK)
+        attr_list_add_str(list, ATTR_NAME_REASON, reason && *reason ? reason
+                          : "destination failed");
     ret = attr_write(s, list);
     attr_list_free(list);
     return ret;
+}
+
+/* deliver_done: send the final message (no site failure). */
+int     deliver_done(stream *s)
+{
+    return deliver_done_status(s, DELIVER_STAT_OK, NULL);
 }
 
 /* deliver_fmt_delay: Postfix-like compact seconds. */
@@ -335,6 +365,115 @@ void    deliver_log(const deliver_request *req, const deliver_rcpt *rcpt,
                      reason);
 }
 
+/* deliver_log_out: log a result qmgr's side made up for one recipient. */
+void    deliver_log_out(const deliver_req_out *req, size_t i, int status,
+                        const char *dsn, const char *relay, const char *reason)
+{
+    deliver_log_line(req->queue_id, req->rcpts[i].address, req->rcpts[i].orig,
+                     req->arrival_time, (long) time(NULL), status, dsn, relay,
+                     reason);
+}
+
+/* deliver_encode_request: the request and its recipients, encoded. */
+int     deliver_encode_request(const deliver_req_out *req, strbuf *out)
+{
+    attr_list *list = attr_list_new();
+    size_t  i;
+    int     ret = 0;
+
+    attr_list_add_str(list, ATTR_NAME_QUEUE_NAME,
+                      req->queue_name ? req->queue_name : "active");
+    attr_list_add_str(list, ATTR_NAME_QUEUE_ID, req->queue_id);
+    attr_list_add_long(list, ATTR_NAME_OFFSET, req->offset);
+    attr_list_add_long(list, ATTR_NAME_SIZE, req->size);
+    attr_list_add_str(list, ATTR_NAME_NEXTHOP, req->nexthop ? req->nexthop : "");
+    attr_list_add_str(list, ATTR_NAME_SENDER, req->sender ? req->sender : "");
+    attr_list_add_str(list, ATTR_NAME_ENVELOPE_ID, req->envid ? req->envid : "");
+    attr_list_add_long(list, ATTR_NAME_RET_FLAGS, req->ret);
+    attr_list_add_long(list, ATTR_NAME_ARRIVAL_TIME, req->arrival_time);
+    attr_list_add_long(list, ATTR_NAME_FLAGS, req->flags);
+    attr_list_add_long(list, ATTR_NAME_RCPT_COUNT, (long) req->nrcpts);
+    if (attr_encode(out, list) < 0)
+        ret = -1;
+    for (i = 0; ret == 0 && i < req->nrcpts; i++) {
+        const deliver_rcpt_out *r = req->rcpts + i;
+
+        attr_list_reset(list);
+        attr_list_add_str(list, ATTR_NAME_RECIPIENT, r->address);
+        attr_list_add_str(list, ATTR_NAME_ORIGINAL_RCPT, r->orig ? r->orig : "");
+        attr_list_add_str(list, ATTR_NAME_DSN_ORCPT, r->orcpt ? r->orcpt : "");
+        attr_list_add_long(list, ATTR_NAME_NOTIFY_FLAGS, r->notify);
+        attr_list_add_long(list, ATTR_NAME_OFFSET, r->offset);
+        if (attr_encode(out, list) < 0)
+            ret = -1;
+    }
+    attr_list_free(list);
+    return ret;
+}
+
+/* deliver_reply_scan: check one reply message from the agent. */
+int     deliver_reply_scan(const attr_list *list, const deliver_req_out *req,
+                           const char *seen, deliver_reply *out, strbuf *why)
+{
+    long    offset = -1, status = -1;
+    const char *dsn = NULL, *reason = "", *relay = "";
+    const attr_spec specs[] = {
+        ATTR_SPEC_LONG(ATTR_NAME_OFFSET, 0, 0, DELIVER_LONG_MAX, &offset),
+        ATTR_SPEC_LONG(ATTR_NAME_STATUS, 1, 0, 5, &status),
+        ATTR_SPEC_STR(ATTR_NAME_DSN_STATUS, 0, &dsn),
+        ATTR_SPEC_STR(ATTR_NAME_REASON, 0, &reason),
+        ATTR_SPEC_STR(ATTR_NAME_RELAY, 0, &relay),
+    };
+    size_t  i;
+
+    memset(out, 0, sizeof(*out));
+    if (attr_scan(list, specs, (int) (sizeof(specs) / sizeof(specs[0])),
+                  why) < 0)
+        return -1;
+    if (offset < 0) {
+        /* The final message: status=0, or status=4 reason=TEXT. */
+        if (status == DELIVER_STAT_OK && list->count == 1) {
+            out->site_status = DELIVER_STAT_OK;
+            out->reason = "";
+            return 0;
+        }
+        if (status == DELIVER_STAT_DEFER && list->count == 2
+            && attr_list_find(list, ATTR_NAME_REASON, NULL) != NULL) {
+            out->site_status = DELIVER_STAT_DEFER;
+            out->reason = reason;
+            return 0;
+        }
+        strbuf_setf(why, "bad final reply");
+        return -1;
+    }
+    if (status != DELIVER_STAT_OK && status != DELIVER_STAT_DEFER
+        && status != DELIVER_STAT_BOUNCE) {
+        strbuf_setf(why, "bad status %ld", status);
+        return -1;
+    }
+    if (dsn == NULL || strlen(dsn) < 5 || strlen(dsn) > 16
+        || dsn[0] != (char) ('0' + (status == 0 ? 2 : status))
+        || dsn[1] != '.') {
+        strbuf_setf(why, "bad dsn_status for status %ld", status);
+        return -1;
+    }
+    for (i = 0; i < req->nrcpts; i++)
+        if (req->rcpts[i].offset == offset && !seen[i])
+            break;
+    if (i == req->nrcpts) {
+        strbuf_setf(why, "result for unknown or already reported "
+                    "recipient offset %ld", offset);
+        return -1;
+    }
+    out->index = i;
+    out->offset = offset;
+    out->status = (int) status;
+    out->dsn = dsn;
+    out->relay = relay;
+    out->reason = reason;
+    return 1;
+}
+
 /* deliver_defer_rest: report deferred every recipient without a result. */
 static void deliver_defer_rest(const deliver_req_out *req, char *seen,
                                deliver_result_fn fn, void *ctx,
@@ -363,86 +502,30 @@ int     deliver_send_stream(stream *s, const deliver_req_out *req,
     strbuf *text = strbuf_new(128);
     attr_list *list = attr_list_new();
     char   *seen = mem_calloc(req->nrcpts + 1, 1);
-    size_t  i, reported = 0;
+    size_t  reported = 0;
     int     ret = -1;
 
     if (attr_expect_protocol(s, ATTR_PROTO_DELIVERY, why) < 0)
         goto out;
-    attr_list_add_str(list, ATTR_NAME_QUEUE_NAME,
-                      req->queue_name ? req->queue_name : "active");
-    attr_list_add_str(list, ATTR_NAME_QUEUE_ID, req->queue_id);
-    attr_list_add_long(list, ATTR_NAME_OFFSET, req->offset);
-    attr_list_add_long(list, ATTR_NAME_SIZE, req->size);
-    attr_list_add_str(list, ATTR_NAME_NEXTHOP, req->nexthop ? req->nexthop : "");
-    attr_list_add_str(list, ATTR_NAME_SENDER, req->sender ? req->sender : "");
-    attr_list_add_str(list, ATTR_NAME_ENVELOPE_ID, req->envid ? req->envid : "");
-    attr_list_add_long(list, ATTR_NAME_RET_FLAGS, req->ret);
-    attr_list_add_long(list, ATTR_NAME_ARRIVAL_TIME, req->arrival_time);
-    attr_list_add_long(list, ATTR_NAME_FLAGS, req->flags);
-    attr_list_add_long(list, ATTR_NAME_RCPT_COUNT, (long) req->nrcpts);
-    if (attr_write(s, list) < 0) {
+    if (deliver_encode_request(req, text) < 0
+        || stream_write(s, text->data, text->len) < 0 || stream_flush(s) < 0) {
         strbuf_printf(why, "write request: %m");
         goto out;
     }
-    for (i = 0; i < req->nrcpts; i++) {
-        const deliver_rcpt_out *r = req->rcpts + i;
-
-        attr_list_reset(list);
-        attr_list_add_str(list, ATTR_NAME_RECIPIENT, r->address);
-        attr_list_add_str(list, ATTR_NAME_ORIGINAL_RCPT, r->orig ? r->orig : "");
-        attr_list_add_str(list, ATTR_NAME_DSN_ORCPT, r->orcpt ? r->orcpt : "");
-        attr_list_add_long(list, ATTR_NAME_NOTIFY_FLAGS, r->notify);
-        attr_list_add_long(list, ATTR_NAME_OFFSET, r->offset);
-        if (attr_write(s, list) < 0) {
-            strbuf_printf(why, "write recipient: %m");
-            goto out;
-        }
-    }
+    strbuf_reset(text);
     for (;;) {
-        long    offset = -1, status = -1;
-        const char *dsn = NULL, *reason = "", *relay = "";
-        const attr_spec specs[] = {
-            ATTR_SPEC_LONG(ATTR_NAME_OFFSET, 0, 0, DELIVER_LONG_MAX, &offset),
-            ATTR_SPEC_LONG(ATTR_NAME_STATUS, 1, 0, 5, &status),
-            ATTR_SPEC_STR(ATTR_NAME_DSN_STATUS, 0, &dsn),
-            ATTR_SPEC_STR(ATTR_NAME_REASON, 0, &reason),
-            ATTR_SPEC_STR(ATTR_NAME_RELAY, 0, &relay),
-        };
+        deliver_reply rep;
+        int     kind;
 
         if (attr_read(s, &deliver_limits, list, why) < 0)
             goto out;
-        if (attr_scan(list, specs, (int) (sizeof(specs) / sizeof(specs[0])),
-                      why) < 0)
+        if ((kind = deliver_reply_scan(list, req, seen, &rep, why)) < 0)
             goto out;
-        if (offset < 0) {
-            if (status != 0 || list->count != 1) {
-                strbuf_printf(why, "bad final reply");
-                goto out;
-            }
-            break;
-        }
-        if (status != DELIVER_STAT_OK && status != DELIVER_STAT_DEFER
-            && status != DELIVER_STAT_BOUNCE) {
-            strbuf_printf(why, "bad status %ld", status);
-            goto out;
-        }
-        if (dsn == NULL || strlen(dsn) < 5 || strlen(dsn) > 16
-            || dsn[0] != (char) ('0' + (status == 0 ? 2 : status))
-            || dsn[1] != '.') {
-            strbuf_printf(why, "bad dsn_status for status %ld", status);
-            goto out;
-        }
-        for (i = 0; i < req->nrcpts; i++)
-            if (req->rcpts[i].offset == offset && !seen[i])
-                break;
-        if (i == req->nrcpts) {
-            strbuf_printf(why, "result for unknown or already reported "
-                          "recipient offset %ld", offset);
-            goto out;
-        }
-        seen[i] = 1;
+        if (kind == 0)
+            break;                      /* site status: see deliver_client */
+        seen[rep.index] = 1;
         reported++;
-        fn(ctx, offset, (int) status, dsn, relay, reason);
+        fn(ctx, rep.offset, rep.status, rep.dsn, rep.relay, rep.reason);
     }
     ret = 0;
     if (reported < req->nrcpts) {

@@ -57,7 +57,20 @@
  *     err set. Without QFILE_ENV_SKIP_CONTENT every content record is
  *     read and checked against the header; with it the parser jumps from
  *     'M' to tail_offset, and damage inside the content is found only by
- *     the content reader (qmgr's fast path).
+ *     the content reader (qmgr's fast path). With QFILE_ENV_COUNT_RCPTS
+ *     every recipient group is checked and counted (nrcpts, ndone) but
+ *     none is kept: env->rcpts stays NULL (qmgr reads them in slices
+ *     with qfile_read_pending, so memory does not grow with the count).
+ *   qfile_read_pending(rd, env, &cursor, max, &rcpts, &n, err): read up
+ *     to max pending ('R') recipients, with their O/o/n attributes, from
+ *     record offset cursor on (0: from the start), skipping done ('D')
+ *     ones and jumping over the content to env's tail_offset. The caller
+ *     frees rcpts with qfile_rcpts_free(rcpts, n). Returns 1 when it
+ *     stopped at max (cursor is then where the next call continues), 0
+ *     at the end record (cursor unchanged), -1 with err on a bad or
+ *     truncated file (a file that passed qfile_read_envelope does not
+ *     fail here unless it changed in between). Recipients keep their
+ *     record offsets for qfile_mark_done.
  *   qfile_envelope_free(env): NULL. qfile_envelope_attr(env, name): value
  *     of attribute name, or NULL.
  *   qfile_content_start(rd, env, err): position at env's content; 0 or -1.
@@ -1145,7 +1158,7 @@ qfile_envelope *qfile_envelope_free(qfile_envelope *env)
         mem_free(env->attrs[i].value);
     }
     mem_free(env->attrs);
-    for (i = 0; i < env->nrcpts; i++) {
+    for (i = 0; env->rcpts != NULL && i < env->nrcpts; i++) {
         mem_free(env->rcpts[i].address);
         mem_free(env->rcpts[i].orig);
         mem_free(env->rcpts[i].orcpt);
@@ -1178,6 +1191,7 @@ struct qfile_eparse {
     char   *orig;                       /* pending recipient attributes */
     char   *orcpt;
     int     notify;
+    int     count_only;                 /* QFILE_ENV_COUNT_RCPTS */
 };
 
 /* qfile_eparse_record: take one envelope or extracted record. */
@@ -1283,6 +1297,16 @@ static int qfile_eparse_record(struct qfile_eparse *p, const qfile_record *rec,
     case REC_TYPE_DONE:{
             qfile_rcpt *r;
 
+            if (p->count_only) {
+                env->nrcpts++;
+                if (rec->type == REC_TYPE_DONE)
+                    env->ndone++;
+                p->orig = mem_free(p->orig);
+                p->orcpt = mem_free(p->orcpt);
+                p->notify = 0;
+                p->pending = 0;
+                break;
+            }
             if (env->nrcpts == p->rcpt_cap) {
                 p->rcpt_cap = p->rcpt_cap ? p->rcpt_cap * 2 : 8;
                 env->rcpts = mem_realloc(env->rcpts, p->rcpt_cap * sizeof(*env->rcpts));
@@ -1374,6 +1398,7 @@ qfile_envelope *qfile_read_envelope(qfile_reader *rd, int flags, strbuf *err)
     p.env = env;
     p.err = err;
     p.attr_names = htable_new(16);
+    p.count_only = (flags & QFILE_ENV_COUNT_RCPTS) != 0;
     env->warn_offset = -1;
     env->ret = QFILE_RET_NONE;
     qfile_reader_seek(rd, 0);
@@ -1553,6 +1578,140 @@ fail:
     htable_free(p.attr_names, NULL);
     qfile_envelope_free(env);
     return NULL;
+}
+
+/* qfile_rcpts_free: free an array from qfile_read_pending; NULL. */
+qfile_rcpt *qfile_rcpts_free(qfile_rcpt *rcpts, size_t n)
+{
+    size_t  i;
+
+    for (i = 0; rcpts != NULL && i < n; i++) {
+        mem_free(rcpts[i].address);
+        mem_free(rcpts[i].orig);
+        mem_free(rcpts[i].orcpt);
+    }
+    mem_free(rcpts);
+    return NULL;
+}
+
+/* qfile_read_pending: the next slice of pending recipients. */
+int qfile_read_pending(qfile_reader *rd, const qfile_envelope *env,
+                       off_t *cursor, size_t max, qfile_rcpt **rcpts,
+                       size_t *nrcpts, strbuf *err)
+{
+    qfile_record rec;
+    qfile_rcpt *out = NULL;
+    size_t  n = 0, cap = 0;
+    char   *orig = NULL, *orcpt = NULL;
+    int     notify = 0;
+    int     extracted = 0;
+    int     jumped = 0;
+    int     r, rc = -1;
+    const char *why;
+    char    tb[8];
+
+    *rcpts = NULL;
+    *nrcpts = 0;
+    if (*cursor <= 0) {
+        qfile_reader_seek(rd, 0);
+        if ((r = qfile_read_record(rd, &rec, err)) <= 0
+            || rec.type != REC_TYPE_HEADER) {
+            if (r >= 0)
+                qfile_set_err(err, 0, "missing header record");
+            goto out;
+        }
+    } else {
+        qfile_reader_seek(rd, *cursor);
+        extracted = *cursor > env->header.content_offset;
+    }
+    while (max > 0 && n < max) {
+        if ((r = qfile_read_record(rd, &rec, err)) < 0)
+            goto out;
+        if (r == 0) {
+            qfile_set_err(err, rd->pos, "missing end record");
+            goto out;
+        }
+        switch (rec.type) {
+        case REC_TYPE_END:
+            rc = 0;
+            goto out;
+        case REC_TYPE_MESSAGE:
+            if (jumped || rec.offset != env->header.content_offset
+                || env->header.tail_offset <= rec.offset) {
+                qfile_set_err(err, rec.offset, "content record where none "
+                              "belongs");
+                goto out;
+            }
+            jumped = 1;
+            qfile_reader_seek(rd, env->header.tail_offset);
+            continue;
+        case REC_TYPE_EXTRACTED:
+            extracted = 1;
+            continue;
+        case REC_TYPE_ORIG_RCPT:
+        case REC_TYPE_ORCPT:
+        case REC_TYPE_NOTIFY:
+        case REC_TYPE_RCPT:
+        case REC_TYPE_DONE:
+            if (qfile_check_payload(rec.type, rec.data, rec.len, &why) < 0) {
+                qfile_set_err(err, rec.offset, "bad %s record: %s",
+                              qfile_type_name(rec.type), why);
+                goto out;
+            }
+            break;
+        case REC_TYPE_NORMAL:
+        case REC_TYPE_PARTIAL:
+        case REC_TYPE_HEADER:
+            qfile_set_err(err, rec.offset, "record type %s outside its segment",
+                          qfile_type_str(rec.type, tb, sizeof(tb)));
+            goto out;
+        default:
+            continue;                   /* T, S, A, i, <, W */
+        }
+        if (rec.type == REC_TYPE_ORIG_RCPT) {
+            mem_free(orig);
+            orig = mem_memdup(rec.data, rec.len);
+        } else if (rec.type == REC_TYPE_ORCPT) {
+            mem_free(orcpt);
+            orcpt = mem_memdup(rec.data, rec.len);
+        } else if (rec.type == REC_TYPE_NOTIFY) {
+            (void) qfile_notify_parse(rec.data, rec.len, &notify);
+        } else {
+            if (rec.type == REC_TYPE_RCPT) {
+                qfile_rcpt *q;
+
+                if (n == cap) {
+                    cap = cap ? 2 * cap : (max < 64 ? max : 64);
+                    out = mem_realloc(out, cap * sizeof(*out));
+                }
+                q = out + n++;
+                memset(q, 0, sizeof(*q));
+                q->address = mem_memdup(rec.data, rec.len);
+                q->orig = orig;
+                q->orcpt = orcpt;
+                q->notify = notify;
+                q->offset = rec.offset;
+                q->extracted = extracted;
+                orig = orcpt = NULL;
+            }
+            orig = mem_free(orig);
+            orcpt = mem_free(orcpt);
+            notify = 0;
+            *cursor = rd->pos;
+        }
+    }
+    rc = 1;
+
+out:
+    mem_free(orig);
+    mem_free(orcpt);
+    if (rc < 0) {
+        out = qfile_rcpts_free(out, n);
+        n = 0;
+    }
+    *rcpts = out;
+    *nrcpts = n;
+    return rc;
 }
 
 /* qfile_content_start: position the reader at the content segment. */

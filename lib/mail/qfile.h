@@ -126,6 +126,7 @@ enum qfile_ret {
 
 /* qfile_read_envelope flags. */
 #define QFILE_ENV_SKIP_CONTENT  (1 << 0)  /* jump over the content segment */
+#define QFILE_ENV_COUNT_RCPTS   (1 << 1)  /* check and count recipients only */
 
 /* qfile_content_next results. */
 #define QFILE_CONTENT_END      0        /* no more content */
@@ -224,6 +225,10 @@ int     qfile_read_record(qfile_reader *rd, qfile_record *rec, strbuf *err);
 qfile_envelope *qfile_read_envelope(qfile_reader *rd, int flags, strbuf *err);
 qfile_envelope *qfile_envelope_free(qfile_envelope *env);
 const char *qfile_envelope_attr(const qfile_envelope *env, const char *name);
+int     qfile_read_pending(qfile_reader *rd, const qfile_envelope *env,
+                           off_t *cursor, size_t max, qfile_rcpt **rcpts,
+                           size_t *nrcpts, strbuf *err);
+qfile_rcpt *qfile_rcpts_free(qfile_rcpt *rcpts, size_t n);
 int     qfile_content_start(qfile_reader *rd, const qfile_envelope *env,
                             strbuf *err);
 int     qfile_content_next(qfile_reader *rd, strbuf *piece, strbuf *err);

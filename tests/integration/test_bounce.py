@@ -11,12 +11,12 @@ import email.utils
 import os
 import shutil
 import socket
-import threading
 import time
 
 import pytest
 
 from qfilelib import attr_encode, attr_read, parse_qfile
+from qmgr_lib import UnixListener, qfile_record
 
 MASTER_CF = """\
 bounce unix - - n - 0 bounce
@@ -54,55 +54,38 @@ NOTIFY_SUCCESS, NOTIFY_FAILURE, NOTIFY_DELAY, NOTIFY_NEVER = 1, 2, 4, 8
 
 # ------------------------------------------------------------ queue files
 
-def _rec(rtype, payload):
-    """One queue-file record: type, LEB128 length, payload (qfile.h)."""
-    if isinstance(payload, str):
-        payload = payload.encode("utf-8", "surrogateescape")
-    n = len(payload)
-    length = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            length.append(b | 0x80)
-        else:
-            length.append(b)
-            break
-    return rtype.encode() + bytes(length) + payload
-
-
 def make_qfile(sender, rcpts, content, arrival=1700000000, envid=None, ret=None):
     """Bytes of a version-1 queue file (see lib/mail/qfile.h FORMAT).
 
     rcpts: list of dicts with address and optional orig, orcpt, notify,
     done."""
     body = bytearray()
-    body += _rec("T", f"{arrival} 0")
-    body += _rec("S", sender)
+    body += qfile_record("T", f"{arrival} 0")
+    body += qfile_record("S", sender)
     if envid is not None:
-        body += _rec("i", envid)
+        body += qfile_record("i", envid)
     if ret is not None:
-        body += _rec("<", ret)
+        body += qfile_record("<", ret)
     for r in rcpts:
         if r.get("orig") is not None:
-            body += _rec("O", r["orig"])
+            body += qfile_record("O", r["orig"])
         if r.get("orcpt") is not None:
-            body += _rec("o", r["orcpt"])
+            body += qfile_record("o", r["orcpt"])
         if r.get("notify"):
-            body += _rec("n", str(r["notify"]))
-        body += _rec("D" if r.get("done", True) else "R", r["address"])
-    records = bytearray(_rec("M", b""))
+            body += qfile_record("n", str(r["notify"]))
+        body += qfile_record("D" if r.get("done", True) else "R", r["address"])
+    records = bytearray(qfile_record("M", b""))
     size = 0
     text = content[:-1] if content.endswith(b"\n") else content
     if content:
         for line in text.split(b"\n"):
-            records += _rec("N", line)
+            records += qfile_record("N", line)
             size += len(line) + 1
     tail = len(records)
-    records += _rec("E", b"")
+    records += qfile_record("E", b"")
     content_offset = 2 + 95 + len(body)
     fields = [1, content_offset, content_offset + tail, size, len(rcpts), 0]
-    header = _rec("C", " ".join("%015d" % v for v in fields))
+    header = qfile_record("C", " ".join("%015d" % v for v in fields))
     assert len(header) == 97
     return header + bytes(body) + bytes(records)
 
@@ -126,43 +109,24 @@ def log_entry(recipient, status="5.1.1", reason="unknown user", orig=None,
 
 # ------------------------------------------------------------ stand-in cleanup
 
-class FakeCleanup:
+class FakeCleanup(UnixListener):
     """Listens on public/cleanup, speaks the cleanup protocol, and keeps
     every submission: dict(envelope, recipients, content)."""
 
     def __init__(self, path, owner=None, status=0, reason=None):
-        self.path = path
         self.status = status
         self.reason = reason
         self.received = []
         self.count = 0
-        if path.exists():
-            path.unlink()
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.bind(str(path))
-        os.chmod(path, 0o666)
-        if owner:
-            shutil.chown(path, user=owner)
-        self.sock.listen(5)
-        self.sock.settimeout(0.2)
-        self.stopping = False
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
+        super().__init__(path, backlog=5, owner=owner)
 
-    def _serve(self):
-        while not self.stopping:
-            try:
-                conn, _ = self.sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            try:
-                self._session(conn)
-            except Exception as exc:          # recorded for the test to see
-                self.received.append({"error": repr(exc)})
-            finally:
-                conn.close()
+    def accepted(self, conn):
+        try:
+            self._session(conn)
+        except Exception as exc:          # recorded for the test to see
+            self.received.append({"error": repr(exc)})
+        finally:
+            conn.close()
 
     def _session(self, conn):
         conn.settimeout(10)
@@ -184,11 +148,6 @@ class FakeCleanup:
         self.received.append({"envelope": env, "recipients": rcpts,
                               "content": bytes(content)})
         conn.sendall(attr_encode(reply))
-
-    def close(self):
-        self.stopping = True
-        self.thread.join(5)
-        self.sock.close()
 
 
 # ------------------------------------------------------------ fixtures
@@ -212,8 +171,16 @@ class Bench:
         if log is not None:
             self._put(self.queue / "bounce" / qid, b"".join(log))
 
+    def stage_defer_log(self, qid, log):
+        """defer/ID is hashed like deferred/ (hash_queue_depth 1)."""
+        d = self.queue / "defer" / qid[0]
+        d.mkdir(exist_ok=True)
+        if self.owner:
+            shutil.chown(d, user=self.owner)
+        self._put(d / qid, b"".join(log))
+
     def request(self, qid, sender, envid=None, ret=None, service="bounce",
-                queue="active", extra=()):
+                queue="active", extra=(), request="bounce"):
         """Ask like qmgr does; return the reply as a dict."""
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         s.settimeout(30)
@@ -221,7 +188,7 @@ class Bench:
         f = s.makefile("rb")
         try:
             assert attr_read(f) == {"protocol": "bounce_protocol"}
-            pairs = [("request", "bounce"), ("queue_name", queue),
+            pairs = [("request", request), ("queue_name", queue),
                      ("queue_id", qid), ("sender", sender)]
             if envid is not None:
                 pairs.append(("envelope_id", envid))
@@ -558,3 +525,65 @@ def test_with_real_cleanup(bench):
     assert msg.get_content_type() == "multipart/report"
     assert ORIGINAL in q.content
 
+
+
+def test_delay_warning(bench):
+    """request=delay: one "delayed" notice to the sender from defer/ID,
+    the latest entry per recipient, NOTIFY respected, the log kept."""
+    b = bench()
+    qid = "4B4D26C44CD"
+    b.stage(qid, "alice@example.com",
+            [{"address": "bob@example.net", "done": False},
+             {"address": "carol@example.org", "notify": NOTIFY_FAILURE, "done": False},
+             {"address": "dave@example.org", "notify": NOTIFY_DELAY, "done": False}],
+            None, envid="ENV-9", arrival=1700000000)
+    b.stage_defer_log(qid, [
+        log_entry("bob@example.net", "4.4.1", "connection timed out",
+                  action="delayed", relay="none", when=1700000100),
+        log_entry("carol@example.org", "4.2.2", "mailbox full", notify=NOTIFY_FAILURE,
+                  action="delayed", when=1700000100),
+        log_entry("bob@example.net", "4.4.2", "lost connection with mx.example.net",
+                  action="delayed", relay="mx.example.net[192.0.2.1]:25",
+                  when=1700000200),
+        log_entry("dave@example.org", "4.2.0", "greylisted", notify=NOTIFY_DELAY,
+                  action="delayed", when=1700000100)])
+    start = len(b.inst.log())
+    reply = b.request(qid, "alice@example.com", envid="ENV-9", request="delay")
+    assert reply == {"status": "0"}
+    b.inst.wait_log(f"{qid}: sender delay notification: ABCDEF1", start=start)
+    assert (b.queue / "defer" / qid[0] / qid).exists()
+
+    sub = the_notice(b)
+    assert sub["envelope"]["sender"] == ""
+    assert [r["recipient"] for r in sub["recipients"]] == ["alice@example.com"]
+    msg = parse(sub["content"])
+    assert msg["Subject"] == "Delayed Mail (still being retried)"
+    assert msg.get_content_type() == "multipart/report"
+    parts = msg.get_payload()
+    text = parts[0].get_payload()
+    assert "still trying" in text
+    assert "bob@example.net" in text and "dave@example.org" in text
+    assert "carol@example.org" not in text
+    status = parts[1].as_string()
+    assert status.count("Action: delayed") == 2
+    assert "Status: 4.4.2" in status and "Status: 4.4.1" not in status
+    assert "Status: 4.2.0" in status
+    assert "Action: failed" not in status
+    assert parts[2].get_content_type() == "text/rfc822-headers"
+    assert b"quarterly report" in sub["content"]
+    assert b"the numbers are attached" not in sub["content"]
+
+
+def test_delay_warning_null_sender_and_no_log(bench):
+    b = bench()
+    qid = "4B4D26C44CE"
+    b.stage(qid, "", [{"address": "bob@example.net", "done": False}], None)
+    b.stage_defer_log(qid, [log_entry("bob@example.net", "4.4.1", "timeout",
+                                      action="delayed")])
+    assert b.request(qid, "", request="delay") == {"status": "0"}
+    other = "4B4D26C44CF"
+    b.stage(other, "alice@example.com", [{"address": "bob@example.net", "done": False}],
+            None)
+    assert b.request(other, "alice@example.com", request="delay") == {"status": "0"}
+    time.sleep(0.3)
+    assert b.cleanup.received == []

@@ -731,6 +731,67 @@ static void test_wanted(void **state)
     }
 }
 
+static void test_delay_notice(void **state)
+{
+    static bounce_dsn_rcpt delayed[] = {
+        {"bob@example.net", NULL, NULL, 0, "4.4.1",
+         "connect to mx.example.net[192.0.2.1]:25: Connection refused",
+         "none", NOW - 60},
+        {"carol@example.org", NULL, NULL, QFILE_NOTIFY_DELAY, "5.2.2",
+         "odd: a permanent code in the defer log", "local", 0},
+    };
+    bounce_dsn_msg m;
+    notice  n;
+    strbuf *v = strbuf_new(100);
+    const char *t;
+
+    (void) state;
+    msg_init_default(&m);
+    m.kind = BOUNCE_DSN_DELAY;
+    m.ret = QFILE_RET_FULL;             /* still headers only */
+    m.rcpts = delayed;
+    m.nrcpts = 2;
+    compose(&m, &conf, &n, NULL);
+    t = strbuf_str(n.text);
+    assert_string_equal(part_field(&n.top, "Subject", v),
+                        "Delayed Mail (still being retried)");
+    assert_string_equal(part_field(&n.top, "To", v), "<alice@example.com>");
+    assert_non_null(strstr(t, "still trying to deliver it"));
+    assert_non_null(strstr(t, "\nAction: delayed\nStatus: 4.4.1\n"));
+    assert_non_null(strstr(t, "\nAction: delayed\nStatus: 4.0.0\n"));
+    assert_null(strstr(t, "Action: failed"));
+    assert_non_null(strstr(t, "Content-Type: text/rfc822-headers"));
+    assert_non_null(strstr(t, "Subject: hello\n"));
+    assert_null(strstr(t, "Body line one."));
+    notice_free(&n);
+    strbuf_free(v);
+}
+
+static void test_delay_wanted(void **state)
+{
+    static const struct {
+        int     notify;
+        int     wanted;
+    } cases[] = {
+        {0, 1},
+        {QFILE_NOTIFY_DELAY, 1},
+        {QFILE_NOTIFY_FAILURE | QFILE_NOTIFY_DELAY, 1},
+        {QFILE_NOTIFY_FAILURE, 0},
+        {QFILE_NOTIFY_SUCCESS, 0},
+        {QFILE_NOTIFY_NEVER, 0},
+    };
+    size_t  i;
+
+    (void) state;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        bounce_dsn_rcpt r = {"u@x", NULL, NULL, cases[i].notify, NULL, NULL, NULL, 0};
+
+        if (bounce_dsn_delay_wanted(&r) != cases[i].wanted)
+            fail_msg("notify %d: delay wanted should be %d", cases[i].notify,
+                     cases[i].wanted);
+    }
+}
+
 static void test_classes(void **state)
 {
     const char *const def[] = {"resource", "software"};
@@ -774,6 +835,8 @@ int     main(void)
         cmocka_unit_test(test_plan),
         cmocka_unit_test(test_wanted),
         cmocka_unit_test(test_classes),
+        cmocka_unit_test(test_delay_notice),
+        cmocka_unit_test(test_delay_wanted),
         cmocka_unit_test(test_date),
     };
 

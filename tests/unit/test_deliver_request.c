@@ -98,6 +98,7 @@ enum script {
     AGENT_WRONG_PROTO,                  /* protocol=cleanup_protocol */
     AGENT_BAD_STATUS,                   /* status=3 */
     AGENT_SOFT,                         /* 5 with soft_bounce */
+    AGENT_SITE_FAIL,                    /* final status=4 reason=... */
 };
 
 /* agent: the child's side. Exits 0 when everything it checked held. */
@@ -162,6 +163,12 @@ static void agent(stream *s, enum script script)
         deliver_result(s, 300, 0, "2.0.0", "local", "ok");
         deliver_done(s);
         break;
+    case AGENT_SITE_FAIL:
+        deliver_result(s, 100, 4, "4.4.1", "none", "connection refused");
+        deliver_result(s, 200, 4, "4.4.1", "none", "connection refused");
+        deliver_result(s, 300, 4, "4.4.1", "none", "connection refused");
+        deliver_done_status(s, DELIVER_STAT_DEFER, "4.4.1 connection refused");
+        break;
     default:
         break;
     }
@@ -219,6 +226,50 @@ static void test_normal(void **state)
     assert_int_equal(find(&rs, 300)->status, 5);
     assert_string_equal(find(&rs, 300)->reason, "unknown user: \"carol\"");
     strbuf_free(err);
+}
+
+/* test_site_fail: the final message may carry a site failure. */
+static void test_site_fail(void **state)
+{
+    results rs;
+    strbuf *err = strbuf_new(64);
+    int     ast;
+
+    (void) state;
+    assert_int_equal(run_script(AGENT_SITE_FAIL, &rs, err, &ast), 0);
+    assert_int_equal(ast, 0);
+    assert_int_equal(rs.n, 3);
+    assert_int_equal(find(&rs, 300)->status, 4);
+    assert_string_equal(find(&rs, 300)->reason, "connection refused");
+    strbuf_free(err);
+}
+
+/* test_done_status_wire: the final message's exact encoding. */
+static void test_done_status_wire(void **state)
+{
+    int     sv[2];
+    stream *s;
+    char    buf[256];
+    ssize_t n;
+
+    (void) state;
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    s = stream_fdopen(sv[0], STREAM_F_RDWR);
+    assert_int_equal(deliver_done(s), 0);
+    assert_int_equal(deliver_done_status(s, DELIVER_STAT_DEFER,
+                                         "4.4.1 no route"), 0);
+    assert_int_equal(deliver_done_status(s, DELIVER_STAT_DEFER, NULL), 0);
+    stream_close(s);
+    n = read(sv[1], buf, sizeof(buf) - 1);
+    assert_true(n > 0);
+    buf[n] = 0;
+    assert_string_equal(buf, "status=0\n\nstatus=4\nreason=4.4.1%20no%20route\n\n"
+                        "status=4\nreason=destination%20failed\n\n");
+    close(sv[1]);
+    /* Anything but 0 or 4 is a programming error. */
+    s = stream_fdopen(open("/dev/null", O_WRONLY), STREAM_F_WRITE);
+    TESTLIB_EXPECT_EXIT(MSG_PANIC, deliver_done_status(s, 5, "x"));
+    stream_close(s);
 }
 
 /* test_failures: agent misbehaviour defers every unreported recipient. */
@@ -418,6 +469,8 @@ int     main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_normal),
+        cmocka_unit_test(test_site_fail),
+        cmocka_unit_test(test_done_status_wire),
         cmocka_unit_test(test_failures),
         cmocka_unit_test(test_soft_bounce),
         cmocka_unit_test(test_no_transport),

@@ -808,6 +808,113 @@ static void test_mark_done(void **state)
     close(fd);
 }
 
+/* collect_pending: every pending recipient, slice by slice of max. */
+static size_t collect_pending(qfile_reader *rd, const qfile_envelope *env,
+                              size_t max, strbuf *names, size_t *slices)
+{
+    off_t   cursor = 0;
+    size_t  total = 0, n, i;
+    qfile_rcpt *r;
+    strbuf *err = strbuf_new(64);
+    int     rc;
+
+    *slices = 0;
+    do {
+        rc = qfile_read_pending(rd, env, &cursor, max, &r, &n, err);
+        if (rc < 0)
+            fail_msg("qfile_read_pending: %s", err->data);
+        assert_true(n <= max);
+        for (i = 0; i < n; i++) {
+            strbuf_printf(names, "%s%s|%s|%d|%d;", r[i].address,
+                          r[i].extracted ? "(x)" : "",
+                          r[i].orig ? r[i].orig : "-", r[i].notify,
+                          r[i].done);
+        }
+        total += n;
+        (*slices)++;
+        qfile_rcpts_free(r, n);
+    } while (rc == 1);
+    strbuf_free(err);
+    return total;
+}
+
+static void test_read_pending(void **state)
+{
+    int     fd = write_file(fill_sample, MAXREC);
+    strbuf *err = strbuf_new(100);
+    strbuf *names = strbuf_new(100);
+    qfile_reader *rd = qfile_reader_fd(fd, MAXREC);
+    qfile_envelope *env, *full;
+    size_t  slices, max;
+
+    (void) state;
+    /* Counting parse: checked and counted, nothing kept. */
+    env = qfile_read_envelope(rd, QFILE_ENV_SKIP_CONTENT | QFILE_ENV_COUNT_RCPTS, err);
+    assert_non_null(env);
+    assert_null(env->rcpts);
+    assert_int_equal(env->nrcpts, 4);
+    assert_int_equal(env->ndone, 0);
+    full = qfile_read_envelope(rd, 0, err);
+    assert_non_null(full);
+
+    /* Any slice size gives the same recipients, in file order. */
+    for (max = 1; max <= 5; max++) {
+        strbuf_reset(names);
+        assert_int_equal(collect_pending(rd, env, max, names, &slices), 4);
+        assert_string_equal(names->data,
+                            "bob@example.com|Bob@example.com|6|0;"
+                            "carol@example.net|-|0|0;"
+                            "dan@example.net||8|0;"
+                            "erin@example.com(x)|-|0|0;");
+        assert_true(slices >= (4 + max - 1) / max);
+    }
+
+    /* Done recipients are skipped, offsets are the R records'. */
+    assert_int_equal(qfile_mark_done(fd, full->rcpts[0].offset), 0);
+    assert_int_equal(qfile_mark_done(fd, full->rcpts[3].offset), 0);
+    strbuf_reset(names);
+    assert_int_equal(collect_pending(rd, env, 1, names, &slices), 2);
+    assert_string_equal(names->data, "carol@example.net|-|0|0;"
+                        "dan@example.net||8|0;");
+    {
+        off_t   cursor = 0;
+        qfile_rcpt *r;
+        size_t  n;
+
+        assert_int_equal(qfile_read_pending(rd, env, &cursor, 10, &r, &n, err), 0);
+        assert_int_equal(n, 2);
+        assert_true(r[0].offset == full->rcpts[1].offset);
+        assert_true(r[1].offset == full->rcpts[2].offset);
+        qfile_rcpts_free(r, n);
+    }
+    qfile_envelope_free(env);
+    env = qfile_read_envelope(rd, QFILE_ENV_SKIP_CONTENT | QFILE_ENV_COUNT_RCPTS, err);
+    assert_non_null(env);
+    assert_int_equal(env->ndone, 2);
+
+    /* A truncated file is an error, nothing returned. */
+    {
+        strbuf *bytes = file_bytes(fd);
+        qfile_reader *trd = qfile_reader_mem(bytes->data, bytes->len - 3, MAXREC);
+        off_t   cursor = 0;
+        qfile_rcpt *r = (qfile_rcpt *) 1;
+        size_t  n = 99;
+
+        assert_int_equal(qfile_read_pending(trd, env, &cursor, 100, &r, &n, err), -1);
+        assert_null(r);
+        assert_int_equal(n, 0);
+        assert_true(err->len > 0);
+        qfile_reader_free(trd);
+        strbuf_free(bytes);
+    }
+    qfile_envelope_free(env);
+    qfile_envelope_free(full);
+    qfile_reader_free(rd);
+    strbuf_free(err);
+    strbuf_free(names);
+    close(fd);
+}
+
 static void test_update_warn(void **state)
 {
     int     fd = write_file(fill_sample, MAXREC);
@@ -1491,6 +1598,7 @@ int main(void)
         cmocka_unit_test(test_record_iteration),
         cmocka_unit_test(test_mark_done),
         cmocka_unit_test(test_update_warn),
+        cmocka_unit_test(test_read_pending),
         cmocka_unit_test(test_header_update),
         cmocka_unit_test(test_long_lines),
         cmocka_unit_test(test_content_text),
