@@ -1,0 +1,3 @@
+# smtp: the SMTP and LMTP delivery agent (daemon_directory).
+PROGRAMS += smtp
+smtp_SRCS := $(wildcard smtp/*.c)
