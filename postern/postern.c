@@ -11,6 +11,7 @@
  *   status                      exit 0 when running, 3 when not
  *   flush                       ask qmgr to retry deferred mail
  *   set-permissions             repair owners and modes of the spool
+ *   tls new-server-cert [host]  self-signed RSA and ECDSA certificates
  *
  * The configuration directory is -c, else $MAIL_CONFIG, else the
  * compiled-in default (param_config_dir); it is made absolute before it
@@ -62,7 +63,8 @@ static void __attribute__((noreturn)) usage(void)
     fprintf(stderr,
             "usage: postern [-c config_dir] [-v] command\n"
             "commands: init [dir] [name=value...] | check | start | start-fg | stop |\n"
-            "          abort | reload | status | flush | set-permissions\n");
+            "          abort | reload | status | flush | set-permissions |\n"
+            "          tls new-server-cert [hostname]\n");
     exit(POSTERN_EXIT_FAIL);
 }
 
@@ -162,6 +164,11 @@ int     main(int argc, char **argv)
 
     if (strcmp(cmd, "init") == 0) {
         status = postern_init(&opts, argv + optind, nargs);
+        mem_free(config_dir);
+        return status;
+    }
+    if (strcmp(cmd, "tls") == 0) {
+        status = postern_tls(&opts, argv + optind, nargs);
         mem_free(config_dir);
         return status;
     }

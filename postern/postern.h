@@ -6,6 +6,7 @@
  *   postern_check.c    check: configuration, spool, programs
  *   postern_spool.c    the spool tree: check, create, set-permissions
  *   postern_ctl.c      start, start-fg, stop, abort, reload, status, flush
+ *   postern_tls.c      tls new-server-cert
  *   postern_conf.c     (generated) the sample main.cf and master.cf
  */
 #ifndef POSTERN_POSTERN_H
@@ -63,6 +64,9 @@ int     postern_spool_check(const char *qdir, const postern_ids *ids,
 int     postern_spool_fix(const char *qdir, const postern_ids *ids,
                           int root, int create_only);
 int     postern_set_permissions(const postern_opts *opts);
+
+/* postern_tls.c */
+int     postern_tls(postern_opts *opts, char **args, int nargs);
 
 /* postern_ctl.c */
 int     postern_start(const postern_opts *opts, int foreground);

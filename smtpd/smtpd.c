@@ -19,7 +19,20 @@
  * ORCPT) go out when DATA/BDAT starts; content follows as it arrives;
  * cleanup writes the queue file only when the content is complete (a
  * client that vanishes, or a killed smtpd, leaves nothing in the queue).
- * Cleanup builds the Received: header from the client_* attributes.
+ * Cleanup builds the Received: header from the client_* attributes
+ * (plus the TLS summary with smtpd_tls_received_header and the login
+ * with smtpd_sasl_authenticated_header).
+ *
+ * TLS and SASL (pre_init, as root, before the privilege drop): the
+ * server TLS context is built from the smtpd_tls_* parameters, so the
+ * private key file may stay readable by root only; the session ticket
+ * key (smtpd_tls_ticket_key_file) is read or created there too and is
+ * shared by every smtpd, so sessions resume across processes. Cyrus SASL
+ * is initialised there (smtpd_sasl_path, cyrus_sasl_config_path). A TLS
+ * setup failure is logged and TLS is then not offered (with level
+ * encrypt nothing is accepted: every MAIL gets 530); a SASL setup
+ * failure disables AUTH with a warning. Per connection, the TLS session
+ * and the SASL state live in smtpd_ctx.
  *
  * SECURITY: faces the network with mail_owner privileges only. The
  * client address comes from the kernel (getpeername); the client name
@@ -37,8 +50,11 @@
 #include <sys/socket.h>
 
 #include "anvil_client.h"
+#include "sasl_server.h"
+#include "tls.h"
 #include "cleanup_client.h"
 #include "dns.h"
+#include "flush_client.h"
 #include "mail_server.h"
 #include "mem.h"
 #include "msg.h"
@@ -61,6 +77,16 @@ static int smtpd_peername_lookup = 1;
 static anvil_client *smtpd_anvil;
 static anvil_limits *smtpd_limits;
 
+/* TLS and SASL configuration, written once in pre_init/post_init. */
+static tls_ctx *smtpd_tls;              /* NULL: no TLS */
+static unsigned char smtpd_ticket_key[TLS_TICKET_KEY_LEN];
+static int smtpd_starttls_ms;
+static int smtpd_sasl_ok;               /* Cyrus initialised */
+static int smtpd_sasl_flags;            /* smtpd_sasl_security_options */
+static int smtpd_sasl_tls_flags;        /* smtpd_sasl_tls_security_options */
+static int smtpd_received_tls;          /* smtpd_tls_received_header */
+static int smtpd_received_auth;         /* smtpd_sasl_authenticated_header */
+
 /* "421 4.3.2 <myhostname> Service shutting down", formatted in post_init;
  * the skeleton sends it to the client when master stops the system. */
 static char smtpd_shutdown_reply[MAIL_SERVER_SHUTDOWN_REPLY_MAX + 1];
@@ -72,6 +98,8 @@ typedef struct smtpd_ctx {
     strbuf *prepend;                    /* PREPEND header lines */
     strbuf *redirect;                   /* REDIRECT address */
     int     hold;
+    tls_sess *tls;                      /* after STARTTLS, or NULL */
+    sasl_server *sasl;                  /* made at first use, or NULL */
 } smtpd_ctx;
 
 /* smtpd_view: fill the restriction engine's view of the session. */
@@ -86,6 +114,8 @@ static void smtpd_view(smtpd_session *sess, smtpd_check_view *v)
     v->recipient = sess->current_rcpt;
     v->etrn_domain = sess->etrn_domain;
     v->pipelining_abuse = sess->pipelining_abuse;
+    v->sasl_authenticated = sess->sasl_username != NULL;
+    v->sasl_username = sess->sasl_username;
     v->rcpt_count = (int) sess->nrcpts;
     v->protocol = sess->protocol;
 }
@@ -178,6 +208,10 @@ static void *smtpd_hook_queue_open(smtpd_session *sess, strbuf *err)
     env.client_address = sess->client_addr;
     env.client_protocol = sess->protocol;
     env.helo_name = sess->helo_name;
+    if (smtpd_received_tls)
+        env.tls_summary = sess->tls_summary;
+    if (smtpd_received_auth)
+        env.sasl_username = sess->sasl_username;
     env.submit_uid = -1;
     if (ctx->hold)
         env.flags |= CLEANUP_F_HOLD;
@@ -232,13 +266,27 @@ static void smtpd_hook_queue_abort(smtpd_session *sess, void *q)
     (void) cleanup_close(q);
 }
 
-/* smtpd_hook_etrn: ask qmgr to flush deferred mail. */
-static void smtpd_hook_etrn(smtpd_session *sess, const char *domain)
+/* smtpd_hook_etrn: ask the flush service for the site's deferred mail. */
+static int smtpd_hook_etrn(smtpd_session *sess, const char *domain, strbuf *reply)
 {
-    char    b = TRIGGER_FLUSH;
+    strbuf *why = strbuf_new(64);
+    int     st;
 
     msg_info("ETRN %s from %s[%s]", domain, sess->client_name, sess->client_addr);
-    (void) trigger_send(TRIGGER_QMGR_PATH, &b, 1, TRIGGER_TIMEOUT_MS);
+    st = flush_send_site(domain, why);
+    if (st == FLUSH_STAT_OK) {
+        strbuf_free(why);
+        return 0;
+    }
+    msg_warn("ETRN %s from %s[%s]: %s", domain, sess->client_name,
+             sess->client_addr, strbuf_str(why));
+    /* Postfix's replies: 459 for a site not eligible, else 458. */
+    if (st == FLUSH_STAT_DENY)
+        strbuf_setf(reply, "459 4.7.1 <%s>: service unavailable", domain);
+    else
+        strbuf_setf(reply, "458 4.3.0 Unable to queue messages");
+    strbuf_free(why);
+    return -1;
 }
 
 /* smtpd_hook_notify: mail the session transcript to error_notice_recipient
@@ -293,6 +341,118 @@ static const smtpd_hooks smtpd_real_hooks = {
     NULL, smtpd_hook_check, smtpd_hook_limit, smtpd_hook_queue_open,
     smtpd_hook_queue_content, smtpd_hook_queue_finish,
     smtpd_hook_queue_abort, smtpd_hook_etrn, smtpd_hook_notify,
+};
+
+/* smtpd_hook_starttls: the server handshake; the stream then runs over TLS. */
+static int smtpd_hook_starttls(smtpd_session *sess, strbuf *err)
+{
+    smtpd_ctx *ctx = sess->user;
+    strbuf *peer;
+
+    if (smtpd_tls == NULL) {
+        strbuf_setf(err, "TLS is not available");
+        return -1;
+    }
+    peer = strbuf_new(64);
+    strbuf_printf(peer, "%s[%s]", sess->client_name, sess->client_addr);
+    ctx->tls = tls_server_start(smtpd_tls, stream_fd(sess->client),
+                                smtpd_starttls_ms, strbuf_str(peer), err);
+    strbuf_free(peer);
+    if (ctx->tls == NULL)
+        return -1;
+    tls_sess_attach(ctx->tls, sess->client);
+    mem_free(sess->tls_summary);
+    sess->tls_summary = mem_strdup(tls_sess_summary(ctx->tls));
+    return 0;
+}
+
+/* smtpd_sasl_state: this connection's SASL state, made at first use. */
+static sasl_server *smtpd_sasl_state(smtpd_session *sess)
+{
+    smtpd_ctx *ctx = sess->user;
+    sasl_server_opts o;
+    strbuf *remote, *err;
+
+    if (ctx->sasl != NULL || !smtpd_sasl_ok)
+        return ctx->sasl;
+    remote = strbuf_new(64);
+    err = strbuf_new(64);
+    strbuf_printf(remote, "%s;%d", sess->client_addr, sess->client_port);
+    memset(&o, 0, sizeof(o));
+    o.service = param_str(PARAM_SMTPD_SASL_SERVICE);
+    o.server_name = smtpd_cfg.myhostname;
+    o.realm = param_str(PARAM_SMTPD_SASL_LOCAL_DOMAIN);
+    o.remote_addr = strcmp(sess->client_addr, "unknown") ? strbuf_str(remote) : NULL;
+    o.sec_flags = sess->tls_active ? smtpd_sasl_tls_flags : smtpd_sasl_flags;
+    o.tls_bits = ctx->tls ? tls_sess_cipher_bits(ctx->tls) : 0;
+    if ((ctx->sasl = sasl_server_create(&o, err)) == NULL)
+        msg_warn("%s[%s]: %s", sess->client_name, sess->client_addr,
+                 strbuf_str(err));
+    strbuf_free(remote);
+    strbuf_free(err);
+    return ctx->sasl;
+}
+
+/* smtpd_hook_auth_mechs: the mechanisms to offer, or NULL. */
+static const char *smtpd_hook_auth_mechs(smtpd_session *sess)
+{
+    sasl_server *s = smtpd_sasl_state(sess);
+
+    return s ? sasl_server_mechs(s) : NULL;
+}
+
+/* smtpd_auth_result: note the login after success. */
+static int smtpd_auth_result(smtpd_session *sess, sasl_server *s, int rc)
+{
+    if (rc == SASL_SERVER_DONE) {
+        mem_free(sess->sasl_method);
+        mem_free(sess->sasl_username);
+        sess->sasl_method = mem_strdup(sasl_server_method(s));
+        sess->sasl_username = mem_strdup(sasl_server_username(s));
+    }
+    return rc;
+}
+
+/* smtpd_hook_auth_begin: start an AUTH exchange. */
+static int smtpd_hook_auth_begin(smtpd_session *sess, const char *mech,
+                                 const char *resp, size_t len, strbuf *reply)
+{
+    sasl_server *s = smtpd_sasl_state(sess);
+
+    if (s == NULL) {
+        strbuf_setf(reply, "SASL is not available");
+        return SMTPD_AUTH_TEMP;
+    }
+    return smtpd_auth_result(sess, s, sasl_server_begin(s, mech, resp, len, reply));
+}
+
+/* smtpd_hook_auth_next: the client's next AUTH response. */
+static int smtpd_hook_auth_next(smtpd_session *sess, const char *resp,
+                                size_t len, strbuf *reply)
+{
+    smtpd_ctx *ctx = sess->user;
+
+    return smtpd_auth_result(sess, ctx->sasl,
+                             sasl_server_next(ctx->sasl, resp, len, reply));
+}
+
+/* smtpd_hook_auth_reset: forget the SASL state (TLS changes the options). */
+static void smtpd_hook_auth_reset(smtpd_session *sess)
+{
+    smtpd_ctx *ctx = sess->user;
+
+    ctx->sasl = sasl_server_free(ctx->sasl);
+}
+
+static const smtpd_sec_hooks smtpd_real_sec_hooks = {
+    smtpd_hook_starttls, smtpd_hook_auth_mechs, smtpd_hook_auth_begin,
+    smtpd_hook_auth_next, smtpd_hook_auth_reset,
+};
+
+/* Without a TLS context STARTTLS is neither offered nor accepted. */
+static const smtpd_sec_hooks smtpd_notls_sec_hooks = {
+    NULL, smtpd_hook_auth_mechs, smtpd_hook_auth_begin,
+    smtpd_hook_auth_next, smtpd_hook_auth_reset,
 };
 
 /* smtpd_notify_mask: notify_classes as SMTPD_ERR_* bits. */
@@ -410,8 +570,10 @@ static void smtpd_conn(mail_server *srv, stream *client)
     sess = smtpd_session_new(&smtpd_cfg, &smtpd_real_hooks, client,
                              strbuf_str(name), addr, port);
     sess->user = &ctx;
+    sess->sec = smtpd_tls ? &smtpd_real_sec_hooks : &smtpd_notls_sec_hooks;
 
-    /* An early talker sent something before we could greet it. */
+    /* An early talker sent something before we could greet it (in
+     * wrapper mode the client speaks first: smtpd_proto_run knows). */
     pfd.fd = stream_fd(client);
     pfd.events = POLLIN;
     pfd.revents = 0;
@@ -425,7 +587,10 @@ static void smtpd_conn(mail_server *srv, stream *client)
             early = 0;
     }
     smtpd_proto_run(sess, early);
+    /* close_notify first: the linger below shuts the socket down. */
+    ctx.tls = tls_sess_free(ctx.tls, client);
     smtpd_linger(client);
+    ctx.sasl = sasl_server_free(ctx.sasl);
 
     sess = smtpd_session_free(sess);
     ctx.anvil = anvil_session_free(ctx.anvil);
@@ -448,6 +613,7 @@ static int smtpd_ehlo_bits(void)
         {"8bitmime", SMTPD_EHLO_8BITMIME}, {"dsn", SMTPD_EHLO_DSN},
         {"smtputf8", SMTPD_EHLO_SMTPUTF8}, {"chunking", SMTPD_EHLO_CHUNKING},
         {"silent-discard", SMTPD_EHLO_SILENT},
+        {"starttls", SMTPD_EHLO_STARTTLS}, {"auth", SMTPD_EHLO_AUTH},
     };
     const char *const *list;
     size_t  n, i, k;
@@ -466,6 +632,99 @@ static int smtpd_ehlo_bits(void)
                      PARAM_SMTPD_DISCARD_EHLO_KEYWORDS, list[i]);
     }
     return bits;
+}
+
+/* smtpd_tls_level: smtpd_tls_security_level as SMTPD_TLS_*. */
+static int smtpd_tls_level(void)
+{
+    enum tls_level lev;
+
+    if (tls_level_parse(param_str(PARAM_SMTPD_TLS_SECURITY_LEVEL), &lev) < 0
+        || lev > TLS_LEVEL_ENCRYPT)
+        param_fatal_bad(PARAM_SMTPD_TLS_SECURITY_LEVEL, "none, may or encrypt");
+    return lev == TLS_LEVEL_NONE ? SMTPD_TLS_NONE :
+        lev == TLS_LEVEL_MAY ? SMTPD_TLS_MAY : SMTPD_TLS_ENCRYPT;
+}
+
+/* smtpd_tls_setup: the server TLS context; NULL after a logged failure. */
+static tls_ctx *smtpd_tls_setup(int mandatory)
+{
+    tls_server_opts o;
+    strbuf *err = strbuf_new(128);
+    strbuf *ciphers = strbuf_new(128);
+    const char *grade;
+    const char *const *ex;
+    size_t  nex, i;
+    tls_ctx *ctx = NULL;
+
+    memset(&o, 0, sizeof(o));
+    o.cert_file = param_str(PARAM_SMTPD_TLS_CERT_FILE);
+    o.key_file = param_str(PARAM_SMTPD_TLS_KEY_FILE);
+    o.chain_files = param_str(PARAM_SMTPD_TLS_CHAIN_FILES);
+    o.ca_file = param_str(PARAM_SMTPD_TLS_CAFILE);
+    o.ca_path = param_str(PARAM_SMTPD_TLS_CAPATH);
+    o.req_ccert = param_bool(PARAM_SMTPD_TLS_REQ_CCERT);
+    o.ask_ccert = o.req_ccert || param_bool(PARAM_SMTPD_TLS_ASK_CCERT);
+    o.protocols = param_str(mandatory ? PARAM_SMTPD_TLS_MANDATORY_PROTOCOLS
+                            : PARAM_SMTPD_TLS_PROTOCOLS);
+    o.loglevel = (int) param_int(PARAM_SMTPD_TLS_LOGLEVEL);
+    o.session_timeout = param_time(PARAM_SMTPD_TLS_SESSION_CACHE_TIMEOUT);
+    grade = tls_cipher_grade(param_str(mandatory ? PARAM_SMTPD_TLS_MANDATORY_CIPHERS
+                                       : PARAM_SMTPD_TLS_CIPHERS),
+                             param_str(PARAM_TLS_HIGH_CIPHERLIST),
+                             param_str(PARAM_TLS_MEDIUM_CIPHERLIST), err);
+    if (grade == NULL) {
+        msg_warn("TLS is disabled: %s", strbuf_str(err));
+        goto done;
+    }
+    strbuf_puts(ciphers, grade);
+    ex = param_list(PARAM_SMTPD_TLS_EXCLUDE_CIPHERS, &nex);
+    for (i = 0; i < nex; i++)
+        strbuf_printf(ciphers, ":!%s", ex[i]);
+    o.cipherlist = strbuf_str(ciphers);
+    if (o.session_timeout > 0) {
+        if (tls_ticket_key_load(param_str(PARAM_SMTPD_TLS_TICKET_KEY_FILE),
+                                o.session_timeout, smtpd_ticket_key, err) == 0)
+            o.ticket_key = smtpd_ticket_key;
+        else
+            msg_warn("TLS session tickets are disabled: %s", strbuf_str(err));
+    }
+    if ((ctx = tls_server_ctx_create(&o, err)) == NULL)
+        msg_warn("TLS is disabled: %s", strbuf_str(err));
+
+  done:
+    strbuf_free(err);
+    strbuf_free(ciphers);
+    return ctx;
+}
+
+/* smtpd_pre_init: as root: TLS keys and Cyrus SASL. */
+static void smtpd_pre_init(mail_server *srv)
+{
+    strbuf *err = strbuf_new(128);
+    int     level = smtpd_tls_level();
+    int     wrapper = param_bool(PARAM_SMTPD_TLS_WRAPPERMODE);
+
+    (void) srv;
+    if (level != SMTPD_TLS_NONE || wrapper)
+        smtpd_tls = smtpd_tls_setup(level == SMTPD_TLS_ENCRYPT || wrapper);
+    if (param_bool(PARAM_SMTPD_SASL_AUTH_ENABLE)) {
+        if (strcasecmp(param_str(PARAM_SMTPD_SASL_TYPE), "cyrus") != 0)
+            param_fatal_bad(PARAM_SMTPD_SASL_TYPE, "cyrus");
+        if (sasl_server_options(param_str(PARAM_SMTPD_SASL_SECURITY_OPTIONS),
+                                &smtpd_sasl_flags, err) < 0)
+            msg_fatal("%s: %s", PARAM_SMTPD_SASL_SECURITY_OPTIONS, strbuf_str(err));
+        if (sasl_server_options(param_str(PARAM_SMTPD_SASL_TLS_SECURITY_OPTIONS),
+                                &smtpd_sasl_tls_flags, err) < 0)
+            msg_fatal("%s: %s", PARAM_SMTPD_SASL_TLS_SECURITY_OPTIONS,
+                      strbuf_str(err));
+        if (sasl_server_setup(param_str(PARAM_SMTPD_SASL_PATH),
+                              param_str(PARAM_CYRUS_SASL_CONFIG_PATH), err) == 0)
+            smtpd_sasl_ok = 1;
+        else
+            msg_warn("AUTH is disabled: %s", strbuf_str(err));
+    }
+    strbuf_free(err);
 }
 
 /* smtpd_post_init: read the configuration once. */
@@ -505,6 +764,15 @@ static void smtpd_post_init(mail_server *srv)
     smtpd_cfg.disable_vrfy = param_bool(PARAM_DISABLE_VRFY_COMMAND);
     smtpd_cfg.ehlo_discard = smtpd_ehlo_bits();
     smtpd_peername_lookup = param_bool(PARAM_SMTPD_PEERNAME_LOOKUP);
+    smtpd_cfg.tls_level = smtpd_tls_level();
+    smtpd_cfg.tls_wrappermode = param_bool(PARAM_SMTPD_TLS_WRAPPERMODE);
+    smtpd_cfg.tls_auth_only = param_bool(PARAM_SMTPD_TLS_AUTH_ONLY);
+    smtpd_cfg.sasl_enable = param_bool(PARAM_SMTPD_SASL_AUTH_ENABLE) && smtpd_sasl_ok;
+    smtpd_cfg.broken_sasl_clients = param_bool(PARAM_BROKEN_SASL_AUTH_CLIENTS);
+    t = param_time(PARAM_SMTPD_STARTTLS_TIMEOUT);
+    smtpd_starttls_ms = t > 86400 ? 86400000 : (int) t * 1000;
+    smtpd_received_tls = param_bool(PARAM_SMTPD_TLS_RECEIVED_HEADER);
+    smtpd_received_auth = param_bool(PARAM_SMTPD_SASL_AUTHENTICATED_HEADER);
     /* A cut-short hostname is still a useful 421 line. */
     (void) str_format(smtpd_shutdown_reply, sizeof(smtpd_shutdown_reply),
                       "421 4.3.2 %s Service shutting down", smtpd_cfg.myhostname);
@@ -530,6 +798,7 @@ int     main(int argc, char **argv)
     memset(&desc, 0, sizeof(desc));
     desc.name = "smtpd";
     desc.mode = MAIL_SERVER_SINGLE;
+    desc.pre_init = smtpd_pre_init;
     desc.post_init = smtpd_post_init;
     desc.conn = smtpd_conn;
     desc.shutdown_reply = smtpd_shutdown_reply;

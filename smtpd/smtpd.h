@@ -60,6 +60,8 @@ enum smtpd_bare_nl {
 #define SMTPD_EHLO_SMTPUTF8            (1 << 7)
 #define SMTPD_EHLO_CHUNKING            (1 << 8)
 #define SMTPD_EHLO_SILENT              (1 << 9)    /* "silent-discard" */
+#define SMTPD_EHLO_STARTTLS            (1 << 10)
+#define SMTPD_EHLO_AUTH                (1 << 11)
 
 /* Configuration, filled once per process (smtpd.c post_init) or by tests. */
 typedef struct smtpd_config {
@@ -80,7 +82,27 @@ typedef struct smtpd_config {
     int     disable_vrfy;
     int     helo_required;              /* smtpd_helo_required */
     int     ehlo_discard;               /* SMTPD_EHLO_* bits */
+    int     tls_level;                  /* SMTPD_TLS_* */
+    int     tls_wrappermode;            /* TLS at connect (port 465) */
+    int     tls_auth_only;              /* AUTH only over TLS */
+    int     sasl_enable;                /* smtpd_sasl_auth_enable */
+    int     broken_sasl_clients;        /* also "AUTH=" in EHLO */
 } smtpd_config;
+
+/* smtpd_tls_security_level. */
+#define SMTPD_TLS_NONE     0
+#define SMTPD_TLS_MAY      1
+#define SMTPD_TLS_ENCRYPT  2
+
+/* Results of the auth hooks (same values as SASL_SERVER_*). */
+#define SMTPD_AUTH_DONE      0          /* authenticated */
+#define SMTPD_AUTH_CONTINUE  1          /* reply holds a base64 challenge */
+#define SMTPD_AUTH_FAIL      2          /* reply holds the reason */
+#define SMTPD_AUTH_BADARG    3          /* undecodable response */
+#define SMTPD_AUTH_TEMP      4          /* temporary failure */
+
+/* Longest AUTH response line, CRLF included (12 kB decoded as base64). */
+#define SMTPD_AUTH_LINE_MAX  16400
 
 typedef struct smtpd_session smtpd_session;
 
@@ -121,6 +143,16 @@ enum smtpd_stage {
  *     enhanced code) or -1 (reason set; temporary); queue_abort drops
  *     the message (nothing is queued) and frees the handle. queue_finish
  *     also frees the handle.
+ *   In smtpd_sec_hooks (below, sess->sec):
+ *   starttls(sess, err): run the TLS handshake on the client's fd and
+ *     make sess->client read and write through it; set sess->tls_summary.
+ *     0, or -1 with err (the connection is then unusable). NULL: no TLS.
+ *   auth_mechs(sess): the SASL mechanisms to offer now ("" or NULL:
+ *     none). auth_begin(sess, mech, resp, len, reply) and
+ *     auth_next(sess, resp, len, reply): one AUTH exchange step with the
+ *     base64 response (resp NULL: no initial response); SMTPD_AUTH_*;
+ *     on DONE the hook sets sess->sasl_method and sess->sasl_username.
+ *     auth_reset(sess): forget the SASL state (after STARTTLS).
  *   notify(sess, transcript, len): at the end of a session whose
  *     error classes (sess->error_mask) meet cfg->notify_mask: mail the
  *     transcript ("In:  ..." / "Out: ..." lines, LF-terminated) to the
@@ -137,21 +169,45 @@ typedef struct smtpd_hooks {
     int     (*queue_finish) (smtpd_session *sess, void *q, strbuf *queue_id,
                              strbuf *reason);
     void    (*queue_abort) (smtpd_session *sess, void *q);
-    void    (*etrn) (smtpd_session *sess, const char *domain);
+    int     (*etrn) (smtpd_session *sess, const char *domain, strbuf *reply);
+                                        /* ETRN flush request: 0 queuing
+                                         * started, else -1 and the whole
+                                         * reply line in reply */
     void    (*notify) (smtpd_session *sess, const char *transcript,
                        size_t len);
 } smtpd_hooks;
+
+/*
+ * Security hooks (sess->sec; NULL = no STARTTLS and no AUTH). Kept apart
+ * from smtpd_hooks so that sessions without TLS or SASL (tests, the
+ * fuzzer) need not mention them. See smtpd_hooks above for the rules.
+ */
+typedef struct smtpd_sec_hooks {
+    int     (*starttls) (smtpd_session *sess, strbuf *err);
+    const char *(*auth_mechs) (smtpd_session *sess);
+    int     (*auth_begin) (smtpd_session *sess, const char *mech,
+                           const char *resp, size_t len, strbuf *reply);
+    int     (*auth_next) (smtpd_session *sess, const char *resp, size_t len,
+                          strbuf *reply);
+    void    (*auth_reset) (smtpd_session *sess);
+} smtpd_sec_hooks;
 
 /* Per-connection state; owned by whoever called smtpd_session_new. */
 struct smtpd_session {
     const smtpd_config *cfg;
     const smtpd_hooks *hooks;
+    const smtpd_sec_hooks *sec;         /* NULL: no STARTTLS/AUTH */
     stream *client;                     /* not owned */
     char   *client_name;                /* "unknown" or verified name */
     char   *client_addr;
     int     client_port;
     char   *helo_name;                  /* NULL before HELO/EHLO */
-    const char *protocol;               /* "SMTP" / "ESMTP" */
+    const char *protocol;               /* "SMTP", "ESMTP", "ESMTPS",
+                                         * "ESMTPA", "ESMTPSA" */
+    int     tls_active;                 /* the session runs over TLS */
+    char   *tls_summary;                /* "TLSv1.3 with cipher ...", or NULL */
+    char   *sasl_method;                /* after AUTH, else NULL */
+    char   *sasl_username;
     int     pipelining_abuse;           /* early talker seen */
     char   *deny_reply;                 /* connect-stage verdict, answered to
                                          * every MAIL/RCPT/ETRN, or NULL */

@@ -64,7 +64,11 @@
  * check_sender_access, check_recipient_access, check_etrn_access,
  * reject_rbl_client (reject_rbl), reject_rhsbl_sender, reject_rhsbl_client,
  * reject_rhsbl_recipient, reject_rhsbl_helo, reject_unauth_pipelining,
- * reject_multi_recipient_bounce, and the names in
+ * reject_multi_recipient_bounce, reject_sender_login_mismatch,
+ * reject_authenticated_sender_login_mismatch,
+ * reject_unauthenticated_sender_login_mismatch (smtpd_sender_login_maps:
+ * the sender address, then "@domain", to owner logins separated by comma
+ * or space), and the names in
  * smtpd_restriction_classes. A restriction that needs information the
  * stage does not have yet (a recipient at MAIL time) answers "dunno".
  *
@@ -92,8 +96,18 @@
  * matches itself and its subdomains, ".name" only subdomains; tables are
  * asked for the domain and its parents); an address without a domain is
  * local. Local parts holding '@', '%' or '!' are sender-specified
- * routing and never count as our destination. virtual_*_domains and
- * address literals of our own interfaces are not recognised yet.
+ * routing and never count as our destination. virtual_alias_domains and
+ * virtual_mailbox_domains (names or tables, exact match) are ours too.
+ * Address literals of our own interfaces are not recognised yet.
+ *
+ * Unlisted recipients (reject_unlisted_recipient and
+ * smtpd_reject_unlisted_recipient; the sender likewise): a local domain
+ * asks local_recipient_maps ("User unknown in local recipient table"); a
+ * virtual alias domain asks virtual_alias_maps ("... in virtual alias
+ * table", unknown_virtual_alias_reject_code); a virtual mailbox domain
+ * asks virtual_alias_maps, then virtual_mailbox_maps ("... in virtual
+ * mailbox table", unknown_virtual_mailbox_reject_code). Lookups use
+ * user+ext@domain, user@domain, @domain; a table failure answers 451.
  *
  * DNS goes through the function pointers in smtpd_check_dns (dns.h and
  * dnsbl.h by default), so the unit test can replace them. RBL/RHSBL
@@ -126,6 +140,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "addr.h"
 #include "cidr.h"
@@ -173,7 +188,8 @@ enum ck_op {
     OP_CHECK_CLIENT, OP_CHECK_HELO, OP_CHECK_SENDER, OP_CHECK_RCPT,
     OP_CHECK_ETRN, OP_RBL_CLIENT, OP_RHSBL_SENDER, OP_RHSBL_CLIENT,
     OP_RHSBL_RCPT, OP_RHSBL_HELO, OP_UNAUTH_PIPELINING,
-    OP_MULTI_RCPT_BOUNCE, OP_CLASS
+    OP_MULTI_RCPT_BOUNCE, OP_SENDER_LOGIN, OP_AUTH_SENDER_LOGIN,
+    OP_UNAUTH_SENDER_LOGIN, OP_CLASS
 };
 
 #define CK_F_ARG_TABLE  (1 << 0)        /* next token is a type:table */
@@ -222,6 +238,9 @@ static const struct ck_name {
     {"reject_rhsbl_helo", OP_RHSBL_HELO, CK_F_ARG_DOMAIN},
     {"reject_unauth_pipelining", OP_UNAUTH_PIPELINING, 0},
     {"reject_multi_recipient_bounce", OP_MULTI_RCPT_BOUNCE, 0},
+    {"reject_sender_login_mismatch", OP_SENDER_LOGIN, 0},
+    {"reject_authenticated_sender_login_mismatch", OP_AUTH_SENDER_LOGIN, 0},
+    {"reject_unauthenticated_sender_login_mismatch", OP_UNAUTH_SENDER_LOGIN, 0},
 };
 
 typedef struct ck_restr {
@@ -270,6 +289,17 @@ static struct ck_config {
     size_t  relay_count;
     maps   *relay_maps;
     maps   *local_rcpt;                 /* NULL: no check */
+    char  **valias;                     /* virtual_alias_domains names */
+    size_t  valias_count;
+    maps   *valias_maps;                /* ... and tables */
+    char  **vmbox;                      /* virtual_mailbox_domains */
+    size_t  vmbox_count;
+    maps   *vmbox_maps;
+    maps   *valias_rcpt;                /* virtual_alias_maps, or NULL */
+    maps   *vmbox_rcpt;                 /* virtual_mailbox_maps, or NULL */
+    long    code_valias;
+    long    code_vmbox;
+    maps   *sender_login;               /* smtpd_sender_login_maps, or NULL */
     int     delay_reject;
     int     helo_required;
     int     unlisted_rcpt;
@@ -574,6 +604,26 @@ static int ck_domain_relay(const char *domain)
     return rc;
 }
 
+/* ck_domain_virtual: 1 when domain is in virtual_alias_domains (alias
+ * true) or virtual_mailbox_domains (alias false), 0, DICT_RETRY. */
+static int ck_domain_virtual(const char *domain, int alias)
+{
+    char   *d = ck_domain_copy(domain);
+    maps   *m = alias ? ck_cfg.valias_maps : ck_cfg.vmbox_maps;
+    int     rc = 0;
+
+    if (ck_list_has_domain(alias ? ck_cfg.valias : ck_cfg.vmbox,
+                           alias ? ck_cfg.valias_count : ck_cfg.vmbox_count, d, 0))
+        rc = 1;
+    else if (m) {
+        int     r = ck_maps_domain(m, d, 0);
+
+        rc = r == DICT_FOUND ? 1 : r == DICT_RETRY ? DICT_RETRY : 0;
+    }
+    mem_free(d);
+    return rc;
+}
+
 /* ck_addr_local: is the address's domain local (or absent)? 1/0/RETRY. */
 static int ck_addr_local(const char *addr)
 {
@@ -600,6 +650,10 @@ static int ck_auth_dest(const char *rcpt)
     if (*domain == 0 || *domain == '[')
         return 0;
     if ((rc = ck_domain_local(domain)) != 0)
+        return rc;
+    /* Virtual alias and mailbox domains are ours as well. */
+    if ((rc = ck_domain_virtual(domain, 1)) != 0
+        || (rc = ck_domain_virtual(domain, 0)) != 0)
         return rc;
     return ck_domain_relay(domain);
 }
@@ -1024,20 +1078,75 @@ static int ck_unknown_domain(ck_ctx *c, const char *addr, const char *class,
     return rc;
 }
 
-/* ck_unlisted: the local_recipient_maps check of addr. */
+/* ck_virtual_find: look addr up in a virtual table; DICT_* result. */
+static int ck_virtual_find(maps *m, const char *addr)
+{
+    strbuf *val = strbuf_new(64);
+    char   *key = mem_strdup(addr);
+    int     rc;
+
+    str_lower(key);
+    rc = m ? maps_find_addr(m, key, ck_cfg.delims, 0, val, NULL) : DICT_NOTFOUND;
+    if (rc == DICT_RETRY)
+        msg_warn("%s", maps_error(m));
+    strbuf_free(val);
+    mem_free(key);
+    return rc;
+}
+
+/* ck_unlisted_virtual: addr in a virtual alias or mailbox domain must be
+ * listed in virtual_alias_maps (both) or virtual_mailbox_maps (mailbox
+ * domains). R_DUNNO when the domain is not virtual or the address is
+ * listed; a reply otherwise. */
+static int ck_unlisted_virtual(ck_ctx *c, const char *addr, const char *class)
+{
+    const char *domain = addr_domain_of(addr);
+    int     alias, mbox, rc;
+
+    if (domain == NULL || *domain == 0 || *domain == '[')
+        return R_DUNNO;
+    if ((alias = ck_domain_virtual(domain, 1)) == 0
+        && (mbox = ck_domain_virtual(domain, 0)) == 0)
+        return R_DUNNO;
+    if (alias == DICT_RETRY || (alias == 0 && mbox == DICT_RETRY)) {
+        msg_warn("%s: virtual domain lookup failed", addr);
+        return ck_reply(c, 451, "4.3.0", "<%s>: Temporary lookup failure", addr);
+    }
+    if (strlen(addr) > SMTPD_CHECK_KEY_MAX)
+        return R_DUNNO;
+    rc = ck_virtual_find(ck_cfg.valias_rcpt, addr);
+    if (rc == DICT_NOTFOUND && !alias)
+        rc = ck_virtual_find(ck_cfg.vmbox_rcpt, addr);
+    if (rc == DICT_FOUND)
+        return R_DUNNO;
+    if (rc == DICT_RETRY)
+        return ck_reply(c, 451, "4.3.0", "<%s>: Temporary lookup failure", addr);
+    if (alias)
+        return ck_reply(c, ck_cfg.code_valias, "5.1.1",
+                        "<%s>: %s rejected: User unknown in virtual alias table",
+                        addr, class);
+    return ck_reply(c, ck_cfg.code_vmbox, "5.1.1",
+                    "<%s>: %s rejected: User unknown in virtual mailbox table",
+                    addr, class);
+}
+
+/* ck_unlisted: the local_recipient_maps check of addr (local domains),
+ * or the virtual table check (virtual alias and mailbox domains). */
 static int ck_unlisted(ck_ctx *c, const char *addr, const char *class)
 {
     strbuf *val;
     char   *key;
     int     loc, rc;
 
-    if (addr == NULL || *addr == 0 || ck_cfg.local_rcpt == NULL)
+    if (addr == NULL || *addr == 0)
         return R_DUNNO;
     if ((loc = ck_addr_local(addr)) == DICT_RETRY) {
         msg_warn("%s: mydestination lookup failed", PARAM_MYDESTINATION);
         return ck_reply(c, 451, "4.3.0", "<%s>: Temporary lookup failure", addr);
     }
-    if (loc == 0 || strlen(addr) > SMTPD_CHECK_KEY_MAX)
+    if (loc == 0)
+        return ck_unlisted_virtual(c, addr, class);
+    if (ck_cfg.local_rcpt == NULL || strlen(addr) > SMTPD_CHECK_KEY_MAX)
         return R_DUNNO;
     val = strbuf_new(64);
     key = mem_strdup(addr);
@@ -1055,6 +1164,63 @@ static int ck_unlisted(ck_ctx *c, const char *addr, const char *class)
     return ck_reply(c, ck_cfg.code_local, "5.1.1",
                     "<%s>: %s rejected: User unknown in local recipient table",
                     addr, class);
+}
+
+/* ck_login_owns: 1 when login is one of the owners listed in owners. */
+static int ck_login_owns(const char *owners, const char *login)
+{
+    size_t  n = strlen(login), w;
+
+    while (*owners) {
+        w = strcspn(owners, ", \t");
+        if (w == n && strncasecmp(owners, login, n) == 0)
+            return 1;
+        owners += w;
+        owners += strspn(owners, ", \t");
+    }
+    return 0;
+}
+
+/* ck_sender_login: reject_*sender_login_mismatch. check_auth/check_unauth
+ * say which half applies: an authenticated client must own the sender
+ * address; an unauthenticated one may not use an owned address. */
+static int ck_sender_login(ck_ctx *c, int check_auth, int check_unauth)
+{
+    const smtpd_check_view *v = c->v;
+    const char *at;
+    strbuf *owners, *key;
+    int     rc, res = R_DUNNO;
+
+    if (ck_cfg.sender_login == NULL || v->sender == NULL || *v->sender == 0
+        || strlen(v->sender) > SMTPD_CHECK_KEY_MAX)
+        return R_DUNNO;
+    if (v->sasl_username ? !check_auth : !check_unauth)
+        return R_DUNNO;
+    owners = strbuf_new(64);
+    key = strbuf_new(64);
+    strbuf_set(key, v->sender, strlen(v->sender));
+    str_lower(key->data);
+    rc = maps_find(ck_cfg.sender_login, strbuf_str(key), owners);
+    if (rc == DICT_NOTFOUND && (at = strrchr(v->sender, '@')) != NULL) {
+        strbuf_set(key, at, strlen(at));
+        str_lower(key->data);
+        rc = maps_find(ck_cfg.sender_login, strbuf_str(key), owners);
+    }
+    if (rc == DICT_RETRY) {
+        msg_warn("%s", maps_error(ck_cfg.sender_login));
+        res = ck_reply(c, 451, "4.3.0", "<%s>: Sender address rejected: "
+                       "Temporary lookup failure", v->sender);
+    } else if (v->sasl_username != NULL) {
+        if (rc != DICT_FOUND || !ck_login_owns(strbuf_str(owners), v->sasl_username))
+            res = ck_reply(c, 553, "5.7.1", "<%s>: Sender address rejected: "
+                           "not owned by user %s", v->sender, v->sasl_username);
+    } else if (rc == DICT_FOUND) {
+        res = ck_reply(c, 553, "5.7.1", "<%s>: Sender address rejected: "
+                       "not logged in", v->sender);
+    }
+    strbuf_free(owners);
+    strbuf_free(key);
+    return res;
 }
 
 /* --------------------------------------------------------- evaluation */
@@ -1195,6 +1361,15 @@ static int ck_eval(ck_ctx *c, const ck_restr *r)
         break;
     case OP_UNLISTED_RCPT:
         rc = ck_unlisted(c, v->recipient, "Recipient address");
+        break;
+    case OP_SENDER_LOGIN:
+        rc = ck_sender_login(c, 1, 1);
+        break;
+    case OP_AUTH_SENDER_LOGIN:
+        rc = ck_sender_login(c, 1, 0);
+        break;
+    case OP_UNAUTH_SENDER_LOGIN:
+        rc = ck_sender_login(c, 0, 1);
         break;
     case OP_UNLISTED_SENDER:
         rc = ck_unlisted(c, v->sender, "Sender address");
@@ -1883,6 +2058,13 @@ void    smtpd_check_shutdown(void)
     ck_strings_free(ck_cfg.relay, ck_cfg.relay_count);
     maps_free(ck_cfg.relay_maps);
     maps_free(ck_cfg.local_rcpt);
+    ck_strings_free(ck_cfg.valias, ck_cfg.valias_count);
+    maps_free(ck_cfg.valias_maps);
+    ck_strings_free(ck_cfg.vmbox, ck_cfg.vmbox_count);
+    maps_free(ck_cfg.vmbox_maps);
+    maps_free(ck_cfg.valias_rcpt);
+    maps_free(ck_cfg.vmbox_rcpt);
+    maps_free(ck_cfg.sender_login);
     mem_free(ck_cfg.null_key);
     mem_free(ck_cfg.delims);
     memset(&ck_cfg, 0, sizeof(ck_cfg));
@@ -1974,6 +2156,22 @@ int     smtpd_check_init(strbuf *err)
         ck_cfg.local_rcpt = maps_open(PARAM_LOCAL_RECIPIENT_MAPS,
                                       param_str(PARAM_LOCAL_RECIPIENT_MAPS),
                                       DICT_F_FOLD);
+    ck_domains(PARAM_VIRTUAL_ALIAS_DOMAINS, param_str(PARAM_VIRTUAL_ALIAS_DOMAINS),
+               &ck_cfg.valias, &ck_cfg.valias_count, &ck_cfg.valias_maps);
+    ck_domains(PARAM_VIRTUAL_MAILBOX_DOMAINS, param_str(PARAM_VIRTUAL_MAILBOX_DOMAINS),
+               &ck_cfg.vmbox, &ck_cfg.vmbox_count, &ck_cfg.vmbox_maps);
+    if (*param_str(PARAM_VIRTUAL_ALIAS_MAPS) != 0)
+        ck_cfg.valias_rcpt = maps_open(PARAM_VIRTUAL_ALIAS_MAPS,
+                                       param_str(PARAM_VIRTUAL_ALIAS_MAPS), DICT_F_FOLD);
+    if (*param_str(PARAM_VIRTUAL_MAILBOX_MAPS) != 0)
+        ck_cfg.vmbox_rcpt = maps_open(PARAM_VIRTUAL_MAILBOX_MAPS,
+                                      param_str(PARAM_VIRTUAL_MAILBOX_MAPS), DICT_F_FOLD);
+    ck_cfg.code_valias = param_int(PARAM_UNKNOWN_VIRTUAL_ALIAS_REJECT_CODE);
+    ck_cfg.code_vmbox = param_int(PARAM_UNKNOWN_VIRTUAL_MAILBOX_REJECT_CODE);
+    if (*param_str(PARAM_SMTPD_SENDER_LOGIN_MAPS) != 0)
+        ck_cfg.sender_login = maps_open(PARAM_SMTPD_SENDER_LOGIN_MAPS,
+                                        param_str(PARAM_SMTPD_SENDER_LOGIN_MAPS),
+                                        DICT_F_FOLD);
     if (rc == 0 && ck_init_lists(err) < 0)
         rc = -1;
     if (rc < 0)

@@ -47,6 +47,7 @@ typedef struct smtpd_check_view {       /* filled and owned by smtpd */
     const char *etrn_domain;            /* ETRN argument, or NULL */
     int     pipelining_abuse;           /* client talked before it was allowed */
     int     sasl_authenticated;
+    const char *sasl_username;          /* login after AUTH, or NULL */
     int     rcpt_count;                 /* recipients accepted so far */
     const char *protocol;               /* "SMTP", "ESMTP", ...; NULL = "ESMTP" */
     const char *queue_id;               /* for log lines; NULL = "NOQUEUE" */

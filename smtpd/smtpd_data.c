@@ -257,8 +257,14 @@ int     smtpd_data_finish(smtpd_session *sess, void *q)
             sess->hooks->queue_finish(sess, q, id, why) : -1;
         if (rc == 0) {
             strbuf_set(sess->queue_id, id->data, id->len);
-            msg_info("%s: client=%s[%s]", strbuf_str(id), sess->client_name,
-                     sess->client_addr);
+            if (sess->sasl_username != NULL)
+                msg_info("%s: client=%s[%s], sasl_method=%s, sasl_username=%s",
+                         strbuf_str(id), sess->client_name, sess->client_addr,
+                         sess->sasl_method ? sess->sasl_method : "",
+                         sess->sasl_username);
+            else
+                msg_info("%s: client=%s[%s]", strbuf_str(id), sess->client_name,
+                         sess->client_addr);
             (void) smtpd_proto_reply(sess, "250 2.0.0 Ok: queued as %s",
                                      strbuf_str(id));
         } else if (rc == 5) {

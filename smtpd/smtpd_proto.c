@@ -21,12 +21,30 @@
  *     0, or -1 on a write error (the session then ends).
  *   smtpd_proto_reset(sess): forget the transaction (RSET, end of DATA).
  *
+ * STARTTLS and AUTH go through sess->sec (smtpd.c fills it with the TLS
+ * and SASL hooks). STARTTLS: offered in EHLO before TLS at levels may
+ * and encrypt; at encrypt, MAIL, RCPT, DATA, BDAT, VRFY, ETRN and AUTH
+ * get "530 5.7.0 Must issue a STARTTLS command first" before TLS. Bytes
+ * the client sent after STARTTLS, before our 220 reply, are plaintext
+ * that an attacker may have injected: they are discarded with a log line
+ * and never executed. After the handshake everything the client told us
+ * is forgotten (HELO, transaction, AUTH). smtpd_tls_wrappermode runs the
+ * handshake before the banner. AUTH: "AUTH mech [initial-response]",
+ * challenges as "334 base64", "*" cancels (501), 235 on success, 535
+ * on failure (counted as an error, logged "SASL <mech> authentication
+ * failed"); not before HELO/EHLO, not twice, not during a transaction;
+ * with smtpd_tls_auth_only (or level encrypt) not before TLS. The
+ * protocol becomes ESMTPS/ESMTPA/ESMTPSA. AUTH responses never go into
+ * the transcript.
+ *
  * SECURITY: every byte comes from an untrusted network client. Commands
  * are read with a SMTPD_CMD_MAX bound; anything with control bytes is
  * refused before it reaches a reply or a log line; addresses and ESMTP
  * parameters go through lib/mail/addr. Restrictions are the check hook's
  * job; this file only asks. Nothing a client sends reaches msg_fatal.
- * LIMITS: smtpd_timeout per read; smtpd_recipient_limit recipients
+ * LIMITS: AUTH response lines SMTPD_AUTH_LINE_MAX bytes, exchange
+ * rounds by the SASL layer; the TLS handshake by smtpd_starttls_timeout;
+ * smtpd_timeout per read; smtpd_recipient_limit recipients
  * (452 4.5.3); smtpd_hard_error_limit errors (421 and close);
  * smtpd_junk_command_limit NOOP/RSET/VRFY/ETRN before they count as
  * errors; HELO name 255 bytes; ENVID 100 bytes; ORCPT 500 bytes.
@@ -44,6 +62,7 @@
 #include "msg.h"
 #include "numparse.h"
 #include "qfile.h"
+#include "sasl_server.h"
 #include "smtpd.h"
 #include "strbuf.h"
 #include "stream.h"
@@ -132,6 +151,9 @@ smtpd_session *smtpd_session_free(smtpd_session *sess)
     mem_free(sess->client_addr);
     mem_free(sess->helo_name);
     mem_free(sess->deny_reply);
+    mem_free(sess->tls_summary);
+    mem_free(sess->sasl_method);
+    mem_free(sess->sasl_username);
     strbuf_free(sess->line);
     strbuf_free(sess->reply);
     strbuf_free(sess->queue_id);
@@ -198,6 +220,13 @@ static void smtpd_proto_history_in(smtpd_session *sess)
     while (len > 0 && (sess->line->data[len - 1] == '\n'
                        || sess->line->data[len - 1] == '\r'))
         len--;
+    /* An AUTH initial response may hold a password: keep the mechanism. */
+    if (len > 5 && strncasecmp(sess->line->data, "AUTH ", 5) == 0) {
+        const char *sp = memchr(sess->line->data + 5, ' ', len - 5);
+
+        if (sp != NULL)
+            len = (size_t) (sp - sess->line->data);
+    }
     smtpd_proto_history(sess, "In:  ", sess->line->data, len);
 }
 
@@ -313,6 +342,43 @@ static int smtpd_proto_limit(smtpd_session *sess, const char *what)
     return over;
 }
 
+/* smtpd_proto_set_protocol: SMTP after HELO; ESMTP after EHLO, plus S
+ * under TLS and A after AUTH. */
+static void smtpd_proto_set_protocol(smtpd_session *sess, int esmtp)
+{
+    if (!esmtp)
+        sess->protocol = "SMTP";
+    else if (sess->tls_active && sess->sasl_username)
+        sess->protocol = "ESMTPSA";
+    else if (sess->tls_active)
+        sess->protocol = "ESMTPS";
+    else if (sess->sasl_username)
+        sess->protocol = "ESMTPA";
+    else
+        sess->protocol = "ESMTP";
+}
+
+/* smtpd_proto_esmtp: 1 after EHLO. */
+static int smtpd_proto_esmtp(const smtpd_session *sess)
+{
+    return sess->protocol[0] == 'E';
+}
+
+/* smtpd_proto_auth_mechs: the mechanisms to offer now, or NULL. */
+static const char *smtpd_proto_auth_mechs(smtpd_session *sess)
+{
+    const char *mechs;
+
+    if (!sess->cfg->sasl_enable || sess->sec == NULL
+        || sess->sec->auth_mechs == NULL || sess->sec->auth_begin == NULL)
+        return NULL;
+    if (!sess->tls_active && (sess->cfg->tls_auth_only
+                              || sess->cfg->tls_level == SMTPD_TLS_ENCRYPT))
+        return NULL;
+    mechs = sess->sec->auth_mechs(sess);
+    return mechs != NULL && *mechs ? mechs : NULL;
+}
+
 /* smtpd_proto_ehlo_line: one EHLO keyword unless discarded. */
 static void smtpd_proto_ehlo_line(smtpd_session *sess, strbuf *out, int bit,
                                   const char *text)
@@ -328,6 +394,7 @@ static void smtpd_proto_helo(smtpd_session *sess, const smtpd_cmd *cmd)
     strbuf *out;
     char    size[64];
     size_t  last;
+    const char *mechs;
 
     if (cmd->args_len == 0 || cmd->args_len > SMTPD_HELO_MAX) {
         (void) smtpd_proto_reply(sess, "501 5.5.4 Syntax: %s hostname",
@@ -337,7 +404,7 @@ static void smtpd_proto_helo(smtpd_session *sess, const smtpd_cmd *cmd)
     smtpd_proto_reset(sess);
     mem_free(sess->helo_name);
     sess->helo_name = mem_strndup(cmd->args, cmd->args_len);
-    sess->protocol = cmd->id == SMTPD_CMD_EHLO ? "ESMTP" : "SMTP";
+    smtpd_proto_set_protocol(sess, cmd->id == SMTPD_CMD_EHLO);
     if (smtpd_proto_check(sess, SMTPD_STAGE_HELO)) {
         sess->helo_name = mem_free(sess->helo_name);
         return;
@@ -364,6 +431,15 @@ static void smtpd_proto_helo(smtpd_session *sess, const smtpd_cmd *cmd)
     smtpd_proto_ehlo_line(sess, out, SMTPD_EHLO_DSN, "DSN");
     smtpd_proto_ehlo_line(sess, out, SMTPD_EHLO_SMTPUTF8, "SMTPUTF8");
     smtpd_proto_ehlo_line(sess, out, SMTPD_EHLO_CHUNKING, "CHUNKING");
+    if (sess->sec != NULL && sess->sec->starttls != NULL && !sess->tls_active
+        && sess->cfg->tls_level != SMTPD_TLS_NONE)
+        smtpd_proto_ehlo_line(sess, out, SMTPD_EHLO_STARTTLS, "STARTTLS");
+    if ((mechs = smtpd_proto_auth_mechs(sess)) != NULL
+        && !(sess->cfg->ehlo_discard & SMTPD_EHLO_AUTH)) {
+        strbuf_printf(out, "250-AUTH %s\r\n", mechs);
+        if (sess->cfg->broken_sasl_clients)
+            strbuf_printf(out, "250-AUTH=%s\r\n", mechs);
+    }
     /* The last line has "250 " instead of "250-". */
     out->len -= 2;
     out->data[out->len] = '\0';
@@ -739,9 +815,228 @@ static void smtpd_proto_etrn(smtpd_session *sess, const smtpd_cmd *cmd)
         return;
     }
     sess->etrn_domain = NULL;
-    if (sess->hooks->etrn != NULL)
-        sess->hooks->etrn(sess, dom);
+    if (sess->hooks->etrn != NULL) {
+        strbuf *reply = strbuf_new(64);
+
+        if (sess->hooks->etrn(sess, dom, reply) < 0) {
+            (void) smtpd_proto_reply(sess, "%s", strbuf_str(reply));
+            strbuf_free(reply);
+            return;
+        }
+        strbuf_free(reply);
+    }
     (void) smtpd_proto_reply(sess, "250 2.0.0 Queuing started");
+}
+
+/* smtpd_proto_tls_reset: after the handshake, forget what the client
+ * said in clear text (RFC 3207 section 4.2). */
+static void smtpd_proto_tls_reset(smtpd_session *sess)
+{
+    smtpd_proto_reset(sess);
+    sess->helo_name = mem_free(sess->helo_name);
+    sess->sasl_method = mem_free(sess->sasl_method);
+    sess->sasl_username = mem_free(sess->sasl_username);
+    if (sess->sec->auth_reset != NULL)
+        sess->sec->auth_reset(sess);
+    sess->tls_active = 1;
+    sess->protocol = "SMTP";
+}
+
+/* smtpd_proto_starttls: STARTTLS. */
+static void smtpd_proto_starttls(smtpd_session *sess, const smtpd_cmd *cmd)
+{
+    char    junk[512];
+    size_t  dropped = 0, n;
+    ssize_t got;
+    strbuf *err;
+
+    if (sess->sec == NULL || sess->sec->starttls == NULL
+        || sess->cfg->tls_level == SMTPD_TLS_NONE) {
+        (void) smtpd_proto_reply(sess, "502 5.5.1 Error: command not implemented");
+        return;
+    }
+    if (sess->tls_active) {
+        (void) smtpd_proto_reply(sess, "554 5.5.1 Error: TLS already active");
+        return;
+    }
+    if (cmd->args_len > 0) {
+        (void) smtpd_proto_reply(sess, "501 5.5.4 Syntax: STARTTLS");
+        return;
+    }
+    /* Clear text pipelined after STARTTLS must never run inside TLS. */
+    while ((n = stream_buffered(sess->client)) > 0) {
+        got = stream_read(sess->client, junk, n < sizeof(junk) ? n : sizeof(junk));
+        if (got <= 0)
+            break;
+        dropped += (size_t) got;
+    }
+    if (dropped > 0) {
+        sess->pipelining_abuse = 1;
+        sess->error_mask |= SMTPD_ERR_PROTOCOL;
+        msg_warn("%s[%s]: discarding %zu bytes sent after STARTTLS in clear "
+                 "text (possible command injection)", sess->client_name,
+                 sess->client_addr, dropped);
+    }
+    if (smtpd_proto_reply(sess, "220 2.0.0 Ready to start TLS") < 0)
+        return;
+    if (stream_flush(sess->client) < 0) {
+        sess->quit = 1;
+        return;
+    }
+    err = strbuf_new(128);
+    if (sess->sec->starttls(sess, err) < 0) {
+        msg_info("SSL_accept error from %s[%s]: %s", sess->client_name,
+                 sess->client_addr, strbuf_str(err));
+        sess->quit = 1;
+    } else {
+        smtpd_proto_tls_reset(sess);
+    }
+    strbuf_free(err);
+}
+
+/* smtpd_proto_offered: 1 when mech is a word of the list mechs. */
+static int smtpd_proto_offered(const char *mechs, const char *mech)
+{
+    size_t  n = strlen(mech), w;
+
+    while (*mechs) {
+        w = strcspn(mechs, " ");
+        if (w == n && strncasecmp(mechs, mech, n) == 0)
+            return 1;
+        mechs += w;
+        while (*mechs == ' ')
+            mechs++;
+    }
+    return 0;
+}
+
+/* smtpd_proto_auth: AUTH mechanism [initial-response]. */
+static void smtpd_proto_auth(smtpd_session *sess, const smtpd_cmd *cmd)
+{
+    const char *mechs, *resp = NULL;
+    size_t  resp_len = 0, len;
+    strbuf *mech, *reply;
+    enum stream_status st;
+    int     rc;
+
+    if (!sess->cfg->sasl_enable || sess->sec == NULL
+        || sess->sec->auth_begin == NULL) {
+        (void) smtpd_proto_reply(sess, "503 5.5.1 Error: authentication not enabled");
+        return;
+    }
+    if (sess->cfg->tls_auth_only && !sess->tls_active) {
+        (void) smtpd_proto_reply(sess, "538 5.7.11 Encryption required for "
+                                 "requested authentication mechanism");
+        return;
+    }
+    if (sess->helo_name == NULL) {
+        (void) smtpd_proto_reply(sess, "503 5.5.1 Error: send HELO/EHLO first");
+        return;
+    }
+    if (sess->sasl_username != NULL) {
+        (void) smtpd_proto_reply(sess, "503 5.5.1 Error: already authenticated");
+        return;
+    }
+    if (sess->sender != NULL || sess->bdat_q != NULL) {
+        (void) smtpd_proto_reply(sess, "503 5.5.1 Error: MAIL transaction in progress");
+        return;
+    }
+    mech = strbuf_new(32);
+    reply = strbuf_new(128);
+    if (sasl_server_auth_args(cmd->args, cmd->args_len, mech, &resp, &resp_len) < 0) {
+        (void) smtpd_proto_reply(sess, "501 5.5.4 Syntax: AUTH mechanism");
+        goto done;
+    }
+    mechs = smtpd_proto_auth_mechs(sess);
+    if (mechs == NULL || !smtpd_proto_offered(mechs, strbuf_str(mech))) {
+        (void) smtpd_proto_reply(sess, "504 5.5.4 Unsupported authentication mechanism");
+        goto done;
+    }
+    rc = sess->sec->auth_begin(sess, strbuf_str(mech), resp, resp_len, reply);
+    while (rc == SMTPD_AUTH_CONTINUE) {
+        if (smtpd_proto_reply(sess, "334 %s", strbuf_str(reply)) < 0)
+            goto done;
+        st = stream_get_line(sess->client, sess->line, SMTPD_AUTH_LINE_MAX);
+        if (st == STREAM_TOOLONG) {
+            do {
+                st = stream_get_line(sess->client, sess->line, SMTPD_AUTH_LINE_MAX);
+            } while (st == STREAM_TOOLONG);
+            if (st == STREAM_OK)
+                (void) smtpd_proto_reply(sess, "500 5.5.6 Authentication exchange "
+                                         "line is too long");
+            else
+                sess->quit = 1;
+            goto done;
+        }
+        if (st == STREAM_TIMEOUT) {
+            msg_info("timeout after AUTH from %s[%s]", sess->client_name,
+                     sess->client_addr);
+            (void) smtpd_proto_reply(sess, "421 4.4.2 %s Error: timeout exceeded",
+                                     sess->cfg->myhostname);
+            sess->quit = 1;
+            goto done;
+        }
+        if (st != STREAM_OK) {
+            msg_info("lost connection after AUTH from %s[%s]", sess->client_name,
+                     sess->client_addr);
+            sess->quit = 1;
+            goto done;
+        }
+        len = sess->line->len;
+        if (len > 0 && sess->line->data[len - 1] == '\n')
+            len--;
+        if (len > 0 && sess->line->data[len - 1] == '\r')
+            len--;
+        if (len == 1 && sess->line->data[0] == '*') {
+            (void) smtpd_proto_reply(sess, "501 5.7.0 Authentication aborted");
+            goto done;
+        }
+        rc = sess->sec->auth_next(sess, sess->line->data, len, reply);
+    }
+    switch (rc) {
+    case SMTPD_AUTH_DONE:
+        smtpd_proto_set_protocol(sess, smtpd_proto_esmtp(sess));
+        (void) smtpd_proto_reply(sess, "235 2.7.0 Authentication successful");
+        break;
+    case SMTPD_AUTH_BADARG:
+        msg_warn("%s[%s]: SASL %s authentication failed: %s", sess->client_name,
+                 sess->client_addr, strbuf_str(mech), strbuf_str(reply));
+        (void) smtpd_proto_reply(sess, "501 5.5.2 Cannot decode response");
+        break;
+    case SMTPD_AUTH_TEMP:
+        msg_warn("%s[%s]: SASL %s authentication failed: %s", sess->client_name,
+                 sess->client_addr, strbuf_str(mech), strbuf_str(reply));
+        (void) smtpd_proto_reply(sess, "454 4.7.0 Temporary authentication failure: %s",
+                                 strbuf_str(reply));
+        break;
+    default:
+        msg_warn("%s[%s]: SASL %s authentication failed: %s", sess->client_name,
+                 sess->client_addr, strbuf_str(mech), strbuf_str(reply));
+        (void) smtpd_proto_reply(sess, "535 5.7.8 Error: authentication failed: %s",
+                                 strbuf_str(reply));
+        break;
+    }
+
+  done:
+    strbuf_free(mech);
+    strbuf_free(reply);
+}
+
+/* smtpd_proto_needs_tls: 1 for commands refused before TLS at "encrypt". */
+static int smtpd_proto_needs_tls(enum smtpd_cmd_id id)
+{
+    switch (id) {
+    case SMTPD_CMD_MAIL:
+    case SMTPD_CMD_RCPT:
+    case SMTPD_CMD_DATA:
+    case SMTPD_CMD_BDAT:
+    case SMTPD_CMD_VRFY:
+    case SMTPD_CMD_ETRN:
+    case SMTPD_CMD_AUTH:
+        return 1;
+    default:
+        return 0;
+    }
 }
 
 /* smtpd_proto_must_wait: 1 when the client must wait for our reply to cmd. */
@@ -759,7 +1054,7 @@ static int smtpd_proto_must_wait(const smtpd_session *sess, enum smtpd_cmd_id id
         return 0;
     default:
         /* Pipelining needs EHLO with PIPELINING. */
-        return strcmp(sess->protocol, "ESMTP") != 0
+        return !smtpd_proto_esmtp(sess)
             || (sess->cfg->ehlo_discard & SMTPD_EHLO_PIPELINING) != 0;
     }
 }
@@ -820,6 +1115,26 @@ void    smtpd_proto_run(smtpd_session *sess, int early_talker)
     stream_set_timeout(sess->client, cfg->timeout_ms);
     if (smtpd_proto_limit(sess, "connect"))
         goto end;
+    if (cfg->tls_wrappermode) {
+        strbuf *err = strbuf_new(128);
+
+        /* The client speaks first (its TLS hello): no early-talker test. */
+        early_talker = 0;
+        if (sess->sec == NULL || sess->sec->starttls == NULL) {
+            msg_warn("%s[%s]: TLS wrapper mode without TLS support",
+                     sess->client_name, sess->client_addr);
+            strbuf_free(err);
+            goto end;
+        }
+        if (sess->sec->starttls(sess, err) < 0) {
+            msg_info("SSL_accept error from %s[%s]: %s", sess->client_name,
+                     sess->client_addr, strbuf_str(err));
+            strbuf_free(err);
+            goto end;
+        }
+        strbuf_free(err);
+        sess->tls_active = 1;
+    }
     if (early_talker) {
         sess->pipelining_abuse = 1;
         if (cfg->forbid_unauth_pipelining) {
@@ -907,6 +1222,12 @@ void    smtpd_proto_run(smtpd_session *sess, int early_talker)
             (void) smtpd_proto_reply(sess, "%s", sess->deny_reply);
             continue;
         }
+        if (cfg->tls_level == SMTPD_TLS_ENCRYPT && !sess->tls_active
+            && smtpd_proto_needs_tls(cmd.id)) {
+            (void) smtpd_proto_reply(sess, "530 5.7.0 Must issue a STARTTLS "
+                                     "command first");
+            continue;
+        }
         if (cmd.id == SMTPD_CMD_EHLO || cmd.id == SMTPD_CMD_HELO
             || cmd.id == SMTPD_CMD_RSET)
             smtpd_proto_history_flush(sess);
@@ -965,14 +1286,19 @@ void    smtpd_proto_run(smtpd_session *sess, int early_talker)
             break;
         case SMTPD_CMD_HELP:
             (void) smtpd_proto_reply(sess, "214 2.0.0 Commands: HELO EHLO MAIL "
-                                     "RCPT DATA BDAT RSET NOOP QUIT VRFY ETRN HELP");
+                                     "RCPT DATA BDAT RSET NOOP QUIT VRFY ETRN "
+                                     "STARTTLS AUTH HELP");
             break;
         case SMTPD_CMD_ETRN:
             smtpd_proto_etrn(sess, &cmd);
             break;
-        case SMTPD_CMD_EXPN:
         case SMTPD_CMD_STARTTLS:
+            smtpd_proto_starttls(sess, &cmd);
+            break;
         case SMTPD_CMD_AUTH:
+            smtpd_proto_auth(sess, &cmd);
+            break;
+        case SMTPD_CMD_EXPN:
             (void) smtpd_proto_reply(sess, "502 5.5.1 Error: command not implemented");
             break;
         default:

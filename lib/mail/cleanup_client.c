@@ -164,6 +164,8 @@ int     cleanup_envelope(cleanup_client *cl, const struct cleanup_envelope *env)
     cleanup_add_opt(l, ATTR_NAME_CLIENT_PROTO, env->client_protocol);
     cleanup_add_opt(l, ATTR_NAME_HELO_NAME, env->helo_name);
     cleanup_add_opt(l, ATTR_NAME_LOG_IDENT, env->log_ident);
+    cleanup_add_opt(l, ATTR_NAME_TLS_SUMMARY, env->tls_summary);
+    cleanup_add_opt(l, ATTR_NAME_SASL_USERNAME, env->sasl_username);
     if (env->submit_uid >= 0)
         attr_list_add_long(l, ATTR_NAME_SUBMIT_UID, env->submit_uid);
     if (env->arrival_time > 0)

@@ -7,7 +7,8 @@
  *   client: envelope message (flags, sender, optional full_name,
  *           envelope_id, ret_flags, smtputf8, encoding, client_name,
  *           client_address, client_protocol, helo_name, log_ident,
- *           submit_uid, arrival_time; then rcpt_count=N)
+ *           tls_summary, sasl_username (both only for the Received:
+ *           header), submit_uid, arrival_time; then rcpt_count=N)
  *   client: N messages: recipient [original_recipient dsn_orcpt
  *           notify_flags]
  *   client: content chunks: a message size=N (1..CLEANUP_CHUNK_MAX)
@@ -62,6 +63,8 @@ struct cleanup_envelope {
     const char *client_protocol;
     const char *helo_name;
     const char *log_ident;
+    const char *tls_summary;            /* for Received: (smtpd_tls_received_header) */
+    const char *sasl_username;          /* for Received: (smtpd_sasl_authenticated_header) */
     long    submit_uid;                 /* -1 = none */
     long    arrival_time;               /* 0 = now */
 };

@@ -51,6 +51,15 @@
  *   stream_timed_out(s): 1 after a timeout in either direction.
  *   stream_clear_error(s): forget EOF, error and timeout state.
  *   stream_status_str(status): short text for log messages.
+ *   stream_set_io(s, rd, wr, ctx): from now on read with rd(ctx, ...)
+ *     and write with wr(ctx, ...) instead of the descriptor (a TLS layer
+ *     over the same fd); NULL, NULL restores plain fd I/O. The functions
+ *     must not block: they answer STREAM_IO_WANT_READ/WANT_WRITE and the
+ *     stream polls the fd (within the timeout) before calling again, so
+ *     the timeout rules above hold unchanged. Buffered input and output
+ *     are kept: a caller switching to TLS must check stream_buffered()
+ *     and stream_pending() first (bytes read before the switch were
+ *     plaintext; STARTTLS refuses them). ctx stays the caller's.
  *
  * Pending output is flushed before a read has to wait for the fd, so a
  * request-reply exchange needs no explicit flush; a failed flush fails
@@ -99,6 +108,9 @@ struct stream {
     int     wr_err;                     /* sticky write-side state */
     int     wr_timeout;
     int     wr_errno;
+    stream_io_read_fn io_read;          /* replacement I/O, or NULL */
+    stream_io_write_fn io_write;
+    void   *io_ctx;
 };
 
 /* Results of the internal wait. */
@@ -268,6 +280,54 @@ static int stream_wait(stream *s, short events)
     }
 }
 
+/* stream_io_failed: record a read-side failure after wait result w. */
+static ssize_t stream_io_failed(stream *s, int w)
+{
+    if (w == STREAM_WAIT_TIMEOUT) {
+        s->rd_timeout = 1;
+        s->rd_errno = ETIMEDOUT;
+        errno = ETIMEDOUT;
+        return STREAM_RAW_TIMEOUT;
+    }
+    s->rd_err = 1;
+    s->rd_errno = errno;
+    return STREAM_RAW_ERROR;
+}
+
+/*
+ * stream_io_raw_read: one read through the replacement read function,
+ * waiting on the fd (bounded by the timeout) whenever it wants I/O.
+ */
+static ssize_t stream_io_raw_read(stream *s, void *buf, size_t len)
+{
+    ssize_t n;
+    int     w;
+
+    for (;;) {
+        n = s->io_read(s->io_ctx, buf, len);
+        if (n > 0)
+            return n;
+        if (n == 0) {
+            s->rd_eof = 1;
+            return 0;
+        }
+        if (n == STREAM_IO_WANT_READ) {
+            w = stream_wait(s, POLLIN);
+        } else if (n == STREAM_IO_WANT_WRITE) {
+            w = stream_wait(s, POLLOUT);
+        } else if (n == STREAM_IO_ERROR && errno == EINTR) {
+            continue;
+        } else {
+            /* An unknown code counts as an I/O error. */
+            if (n != STREAM_IO_ERROR)
+                errno = EIO;
+            w = STREAM_WAIT_ERROR;
+        }
+        if (w != STREAM_WAIT_READY)
+            return stream_io_failed(s, w);
+    }
+}
+
 /*
  * stream_raw_read: one read from the fd. Returns a count > 0, 0 at EOF,
  * STREAM_RAW_ERROR or STREAM_RAW_TIMEOUT (errno set), and records
@@ -284,6 +344,8 @@ static ssize_t stream_raw_read(stream *s, void *buf, size_t len)
     /* The peer may be waiting for our reply before it sends more. */
     if (s->wlen > 0 && stream_flush(s) < 0)
         return STREAM_RAW_ERROR;
+    if (s->io_read != NULL)
+        return stream_io_raw_read(s, buf, len);
     for (;;) {
         if (poll_first) {
             w = stream_wait(s, POLLIN);
@@ -477,7 +539,8 @@ size_t stream_buffered(const stream *s)
  * hold on blocking sockets) and MSG_NOSIGNAL. A blocking non-socket fd
  * with a timeout is polled first and written at most PIPE_BUF bytes at a
  * time: poll's "writable" promises room for that much on a pipe, so the
- * write cannot block past the timeout.
+ * write cannot block past the timeout. With replacement I/O the write
+ * function is called instead, and its "want" answers wait on the fd.
  */
 static int stream_raw_write(stream *s, const unsigned char *buf, size_t len)
 {
@@ -486,7 +549,30 @@ static int stream_raw_write(stream *s, const unsigned char *buf, size_t len)
     int     w = STREAM_WAIT_READY;
     int     poll_first = (s->timeout_ms > 0 && !s->nonblock && !s->is_socket);
 
-    while (len > 0) {
+    while (len > 0 && s->io_write != NULL) {
+        chunk = len > SSIZE_MAX ? SSIZE_MAX : len;
+        n = s->io_write(s->io_ctx, buf, chunk);
+        if (n > 0) {
+            buf += n;
+            len -= (size_t) n;
+            continue;
+        }
+        if (n == STREAM_IO_WANT_READ) {
+            w = stream_wait(s, POLLIN);
+        } else if (n == STREAM_IO_WANT_WRITE) {
+            w = stream_wait(s, POLLOUT);
+        } else if (n == STREAM_IO_ERROR && errno == EINTR) {
+            continue;
+        } else {
+            /* No progress without a reason (0) counts as an I/O error. */
+            if (n != STREAM_IO_ERROR)
+                errno = EIO;
+            w = STREAM_WAIT_ERROR;
+        }
+        if (w != STREAM_WAIT_READY)
+            break;
+    }
+    while (len > 0 && s->io_write == NULL) {
         chunk = len;
         if (poll_first) {
             w = stream_wait(s, POLLOUT);
@@ -694,6 +780,17 @@ void stream_clear_error(stream *s)
     s->rd_eof = s->rd_err = s->rd_timeout = 0;
     s->wr_err = s->wr_timeout = 0;
     s->rd_errno = s->wr_errno = 0;
+}
+
+/* stream_set_io: route reads and writes through rd/wr (NULL: the fd). */
+void    stream_set_io(stream *s, stream_io_read_fn rd, stream_io_write_fn wr,
+                      void *ctx)
+{
+    if ((rd == NULL) != (wr == NULL))
+        msg_panic("stream_set_io: read and write functions come as a pair");
+    s->io_read = rd;
+    s->io_write = wr;
+    s->io_ctx = rd ? ctx : NULL;
 }
 
 /* stream_status_str: text for a status. */

@@ -18,6 +18,13 @@
  * sticky (later reads report them again without touching the descriptor)
  * until stream_clear_error(); so are write errors for writes.
  *
+ * I/O normally goes to the descriptor; stream_set_io() routes every
+ * read and write through caller-supplied functions instead (a TLS layer).
+ * Those functions never block: they report "want read" or "want write"
+ * and the stream waits for the descriptor with poll() within its timeout,
+ * so timeouts hold over TLS exactly as over plain sockets. lib/util knows
+ * nothing about what the functions do.
+ *
  * See stream.c for the full contracts.
  */
 #ifndef POSTERN_STREAM_H
@@ -78,6 +85,22 @@ int     stream_timed_out(const stream *s);
 void    stream_clear_error(stream *s);
 
 const char *stream_status_str(enum stream_status status);
+
+/*
+ * Replacement I/O (stream_set_io). A read function returns a byte count
+ * > 0, 0 at end of input, or one of the codes below; a write function a
+ * count > 0 (short writes are fine) or a code. Neither may block.
+ */
+#define STREAM_IO_ERROR       (-1)      /* failed; errno says why */
+#define STREAM_IO_WANT_READ   (-2)      /* call again once fd is readable */
+#define STREAM_IO_WANT_WRITE  (-3)      /* call again once fd is writable */
+
+typedef ssize_t (*stream_io_read_fn) (void *ctx, void *buf, size_t len);
+typedef ssize_t (*stream_io_write_fn) (void *ctx, const void *buf,
+                                       size_t len);
+
+void    stream_set_io(stream *s, stream_io_read_fn rd, stream_io_write_fn wr,
+                      void *ctx);
 
 #include "banned.h"
 

@@ -97,12 +97,21 @@ static void t_abort(smtpd_session *sess, void *q)
     strbuf_free(q);
 }
 
-/* t_etrn: count ETRN requests. */
-static void t_etrn(smtpd_session *sess, const char *domain)
+/* t_etrn: count ETRN requests; deny.example is refused, fail.example
+ * fails, as the flush service would. */
+static int t_etrn(smtpd_session *sess, const char *domain, strbuf *reply)
 {
     (void) sess;
-    (void) domain;
     tq.etrn++;
+    if (strcmp(domain, "deny.example") == 0) {
+        strbuf_setf(reply, "459 4.7.1 <%s>: service unavailable", domain);
+        return -1;
+    }
+    if (strcmp(domain, "fail.example") == 0) {
+        strbuf_setf(reply, "458 4.3.0 Unable to queue messages");
+        return -1;
+    }
+    return 0;
 }
 
 /* t_notify: keep the transcript. */
@@ -639,6 +648,8 @@ static void test_session_commands(void **state)
             {"EXPN x\r\n", "502 5.5.1"},
             {"HELO\r\n", "501 5.5.4 Syntax: HELO hostname"},
             {"ETRN example.com\r\n", "250 2.0.0 Queuing started"},
+            {"ETRN deny.example\r\n", "459 4.7.1 <deny.example>: service unavailable"},
+            {"ETRN fail.example\r\n", "458 4.3.0 Unable to queue messages"},
             {"ETRN\r\n", "500 5.5.4 Syntax: ETRN domain"},
             {"XYZZY\r\n", "500 5.5.2 Error: command not recognized"},
             {"BDAT 3 LAST\r\nabc", "503 5.5.1 Error: need valid MAIL"},

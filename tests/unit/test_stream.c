@@ -734,6 +734,203 @@ static void test_noclose(void **state)
     close(fds[0]);
 }
 
+/* ------------------------------------------------ replacement I/O */
+
+/* A toy transport over a socket: bytes are XORed with 0x20 on the wire,
+ * and each function can be told to answer "want" first or fail. */
+typedef struct xor_io {
+    int     fd;
+    int     want_read_first;            /* answer WANT_READ this many times */
+    int     want_write_first;           /* answer WANT_WRITE this many times */
+    int     fail;                       /* answer STREAM_IO_ERROR (EPROTO) */
+    int     reads;                      /* calls */
+    int     writes;
+} xor_io;
+
+/* xor_read: read and decode, non-blocking. */
+static ssize_t xor_read(void *ctx, void *buf, size_t len)
+{
+    xor_io *x = ctx;
+    unsigned char *p = buf;
+    ssize_t n, i;
+
+    x->reads++;
+    if (x->fail) {
+        errno = EPROTO;
+        return STREAM_IO_ERROR;
+    }
+    if (x->want_read_first > 0) {
+        x->want_read_first--;
+        return STREAM_IO_WANT_READ;
+    }
+    n = recv(x->fd, buf, len, MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return STREAM_IO_WANT_READ;
+    if (n < 0)
+        return STREAM_IO_ERROR;
+    for (i = 0; i < n; i++)
+        p[i] ^= 0x20;
+    return n;
+}
+
+/* xor_write: encode and write at most 3 bytes (short writes). */
+static ssize_t xor_write(void *ctx, const void *buf, size_t len)
+{
+    xor_io *x = ctx;
+    const unsigned char *p = buf;
+    unsigned char tmp[3];
+    size_t  i, n = len < 3 ? len : 3;
+    ssize_t w;
+
+    x->writes++;
+    if (x->fail) {
+        errno = EPROTO;
+        return STREAM_IO_ERROR;
+    }
+    if (x->want_write_first > 0) {
+        x->want_write_first--;
+        return STREAM_IO_WANT_WRITE;
+    }
+    for (i = 0; i < n; i++)
+        tmp[i] = p[i] ^ 0x20;
+    w = send(x->fd, tmp, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return STREAM_IO_WANT_WRITE;
+    return w < 0 ? STREAM_IO_ERROR : w;
+}
+
+/* Every read and write goes through the functions, in both directions. */
+static void test_io_transform(void **state)
+{
+    int     sv[2];
+    xor_io  x = {0};
+    stream *s;
+    strbuf *line = strbuf_new(0);
+    char    wire[64];
+    ssize_t n;
+
+    (void) state;
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    s = stream_fdopen(sv[0], STREAM_F_RDWR);
+    x.fd = sv[0];
+    x.want_read_first = 2;
+    x.want_write_first = 1;
+    stream_set_io(s, xor_read, xor_write, &x);
+    stream_set_timeout(s, 5000);
+    /* Peer sends encoded text; the stream must decode it. */
+    assert_int_equal(write_all(sv[1], "HELLO\x2a\x2d", 7), 0);  /* "hello\n\r" xor 0x20 */
+    assert_int_equal(write_all(sv[1], "\x08\x09\x2a", 3), 0);       /* "()\n" */
+    assert_int_equal(stream_get_line(s, line, 100), STREAM_OK);
+    assert_int_equal(line->len, 6);
+    assert_memory_equal(line->data, "hello\n", 6);
+    assert_true(x.reads >= 3);                  /* two "want read" answers first */
+    /* Output: short writes and a WANT_WRITE still deliver everything. */
+    assert_int_equal(stream_puts(s, "abcdefg"), 0);
+    assert_int_equal(stream_flush(s), 0);
+    assert_true(x.writes >= 4);
+    n = recv(sv[1], wire, sizeof(wire), 0);
+    assert_int_equal(n, 7);
+    assert_memory_equal(wire, "ABCDEFG", 7);
+    /* The rest of the input: "\r()\n" */
+    assert_int_equal(stream_get_line(s, line, 100), STREAM_OK);
+    assert_memory_equal(line->data, "\r()\n", 4);
+    /* EOF from the function is EOF of the stream. */
+    close(sv[1]);
+    assert_int_equal(stream_get_line(s, line, 100), STREAM_EOF);
+    assert_true(stream_eof(s));
+    stream_close(s);
+    strbuf_free(line);
+}
+
+/* "Want read" with nothing arriving ends in a timeout, not a hang. */
+static void test_io_want_read_timeout(void **state)
+{
+    int     sv[2];
+    xor_io  x = {0};
+    stream *s;
+    strbuf *line = strbuf_new(0);
+
+    (void) state;
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    s = stream_fdopen(sv[0], STREAM_F_RDWR);
+    x.fd = sv[0];
+    stream_set_io(s, xor_read, xor_write, &x);
+    stream_set_timeout(s, 50);
+    assert_int_equal(stream_get_line(s, line, 100), STREAM_TIMEOUT);
+    assert_true(stream_timed_out(s));
+    assert_int_equal(errno, ETIMEDOUT);
+    stream_close(s);
+    close(sv[1]);
+    strbuf_free(line);
+}
+
+/* "Want write" on a full socket ends in a write timeout. */
+static void test_io_want_write_timeout(void **state)
+{
+    int     sv[2];
+    xor_io  x = {0};
+    stream *s;
+    char    big[4096];
+    int     i, rc = 0;
+
+    (void) state;
+    memset(big, 'x', sizeof(big));
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    s = stream_fdopen(sv[0], STREAM_F_RDWR);
+    x.fd = sv[0];
+    stream_set_io(s, xor_read, xor_write, &x);
+    stream_set_timeout(s, 50);
+    /* Nobody reads sv[1]: the socket buffer fills up. */
+    for (i = 0; i < 4096 && rc == 0; i++)
+        rc = stream_write(s, big, sizeof(big));
+    if (rc == 0)
+        rc = stream_flush(s);
+    assert_int_equal(rc, -1);
+    assert_true(stream_timed_out(s));
+    stream_close(s);
+    close(sv[1]);
+}
+
+/* Errors from the functions are sticky stream errors; NULL, NULL brings
+ * plain fd I/O back with buffered input kept; a half pair is a bug. */
+static void test_io_errors_and_reset(void **state)
+{
+    int     sv[2];
+    xor_io  x = {0};
+    stream *s;
+    strbuf *line = strbuf_new(0);
+    char    c;
+
+    (void) state;
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    s = stream_fdopen(sv[0], STREAM_F_RDWR);
+    assert_int_equal(write_all(sv[1], "one\ntwo\n", 8), 0);
+    assert_int_equal(stream_get_line(s, line, 100), STREAM_OK);
+    assert_int_equal(stream_buffered(s), 4);    /* "two\n" read ahead */
+    x.fd = sv[0];
+    x.fail = 1;
+    stream_set_io(s, xor_read, xor_write, &x);
+    /* Buffered bytes are still served without calling the function. */
+    assert_int_equal(stream_get_line(s, line, 100), STREAM_OK);
+    assert_memory_equal(line->data, "two\n", 4);
+    assert_int_equal(x.reads, 0);
+    assert_int_equal(stream_get_line(s, line, 100), STREAM_ERROR);
+    assert_int_equal(errno, EPROTO);
+    assert_int_equal(stream_puts(s, "x"), 0);
+    assert_int_equal(stream_flush(s), -1);
+    assert_true(stream_error(s));
+    stream_clear_error(s);
+    stream_set_io(s, NULL, NULL, NULL);
+    assert_int_equal(write_all(sv[1], "plain\n", 6), 0);
+    assert_int_equal(stream_get_line(s, line, 100), STREAM_OK);
+    assert_memory_equal(line->data, "plain\n", 6);
+    assert_int_equal(stream_read(s, &c, 0), 0);
+    TESTLIB_EXPECT_EXIT(MSG_PANIC, stream_set_io(s, xor_read, NULL, &x));
+    stream_close(s);
+    close(sv[1]);
+    strbuf_free(line);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -753,6 +950,10 @@ int main(void)
         cmocka_unit_test(test_eintr),
         cmocka_unit_test(test_misuse),
         cmocka_unit_test(test_noclose),
+        cmocka_unit_test(test_io_transform),
+        cmocka_unit_test(test_io_want_read_timeout),
+        cmocka_unit_test(test_io_want_write_timeout),
+        cmocka_unit_test(test_io_errors_and_reset),
     };
 
     testlib_setup();
