@@ -21,6 +21,13 @@
  *     and the administrator sees why (local mail has no SMTP client to
  *     tell, and bouncing it would need a queue file cleanup refused);
  *   - unreadable or invalid: moves it to corrupt/ with a warning.
+ * A file that postsuper -r moved here (mode bit MAIL_QUEUE_MODE_REQUEUE)
+ * and that belongs to the user pickup runs as (so no local user can make
+ * one: postdrop's files belong to their submitter) is a queue file, not a
+ * submission: it is parsed strictly and sent to cleanup with its arrival
+ * time, sender, DSN data, the attributes cleanup recorded and only the
+ * recipients not yet done (pickup_requeue); canonical and virtual alias
+ * maps then apply anew. Without a pending recipient it is removed.
  * Files without the completion mark are being written (or were left by a
  * postdrop that died); they are skipped, with a warning once they are
  * older than PICKUP_STALE seconds.
@@ -43,6 +50,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "attr_names.h"
 #include "cleanup_client.h"
 #include "maildrop.h"
 #include "mail_queue.h"
@@ -50,6 +58,7 @@
 #include "master_proto.h"
 #include "mem.h"
 #include "msg.h"
+#include "numparse.h"
 #include "param.h"
 #include "qfile.h"
 #include "strbuf.h"
@@ -97,12 +106,14 @@ static int pickup_unlink(const char *id)
     return rc;
 }
 
-/* pickup_send: send one checked maildrop file through cleanup. */
+/* pickup_send: send one checked maildrop file (requeue 0), or a queue
+ * file requeued by postsuper (requeue 1: pending recipients only, the
+ * extracted ones included), through cleanup. */
 static enum pickup_result pickup_send(const char *id, qfile_reader *rd,
                                       const qfile_envelope *env,
-                                      const maildrop_info *info)
+                                      const struct cleanup_envelope *ce,
+                                      int requeue)
 {
-    struct cleanup_envelope ce;
     cleanup_client *cl;
     strbuf *err = strbuf_new(64);
     strbuf *piece = strbuf_new(256);
@@ -111,29 +122,17 @@ static enum pickup_result pickup_send(const char *id, qfile_reader *rd,
     int     st;
     enum pickup_result result = PICKUP_RETRY;
 
-    memset(&ce, 0, sizeof(ce));
-    ce.flags = CLEANUP_F_LOCAL
-        | ((info->flags & MAILDROP_F_EXTRACT) ? CLEANUP_F_EXTRACT : 0);
-    ce.sender = env->sender;
-    ce.full_name = info->full_name;
-    ce.envelope_id = env->envid;
-    ce.ret_flags = env->ret == QFILE_RET_FULL ? "FULL"
-        : env->ret == QFILE_RET_HDRS ? "HDRS" : NULL;
-    ce.encoding = info->encoding;
-    ce.log_ident = id;
-    ce.submit_uid = info->submit_uid;
-    ce.arrival_time = env->arrival_sec;
     if ((cl = cleanup_open(err)) == NULL) {
         msg_warn("%s: cannot reach cleanup: %s; will try again", id,
                  strbuf_str(err));
         goto done;
     }
-    if (cleanup_envelope(cl, &ce) < 0)
+    if (cleanup_envelope(cl, ce) < 0)
         goto io_error;
     for (i = 0; i < env->nrcpts; i++) {
         const qfile_rcpt *r = env->rcpts + i;
 
-        if (r->extracted)               /* cleanup extracts them again */
+        if (requeue ? r->done : r->extracted)   /* cleanup extracts them again */
             continue;
         if (cleanup_recipient(cl, r->address, r->orig, r->orcpt, r->notify) < 0)
             goto io_error;
@@ -160,6 +159,8 @@ static enum pickup_result pickup_send(const char *id, qfile_reader *rd,
     strbuf_reset(err);
     st = cleanup_finish(cl, qid, err);
     if (st == CLEANUP_STAT_OK) {
+        if (requeue)
+            msg_info("%s: requeued as %s", id, strbuf_str(qid));
         (void) pickup_unlink(id);
         result = PICKUP_DONE;
     } else if (st == CLEANUP_STAT_REJECT) {
@@ -185,6 +186,54 @@ done:
     return result;
 }
 
+/* pickup_requeue: feed a queue file that postsuper -r put into maildrop/
+ * to cleanup again: arrival time, sender, DSN data, the attributes
+ * cleanup wrote (client, full name, encoding, submitter) and the pending
+ * recipients are kept, so only the rewriting is done anew. */
+static enum pickup_result pickup_requeue(const char *id, qfile_reader *rd)
+{
+    struct cleanup_envelope ce;
+    qfile_envelope *env;
+    strbuf *err = strbuf_new(64);
+    const char *uid;
+    enum pickup_result result = PICKUP_DONE;
+
+    if ((env = qfile_read_envelope(rd, 0, err)) == NULL) {
+        pickup_corrupt(id, strbuf_str(err));
+        strbuf_free(err);
+        return PICKUP_DONE;
+    }
+    if (env->ndone >= env->nrcpts) {
+        msg_info("%s: requeued message has no pending recipient; removed", id);
+        (void) pickup_unlink(id);
+        goto done;
+    }
+    msg_info("%s: requeue from=<%s>", id, env->sender);
+    memset(&ce, 0, sizeof(ce));
+    ce.sender = env->sender;
+    ce.full_name = qfile_envelope_attr(env, ATTR_NAME_FULL_NAME);
+    ce.envelope_id = env->envid;
+    ce.ret_flags = env->ret == QFILE_RET_FULL ? "FULL"
+        : env->ret == QFILE_RET_HDRS ? "HDRS" : NULL;
+    ce.smtputf8 = (env->header.flags & QFILE_FLAG_SMTPUTF8) != 0;
+    ce.encoding = qfile_envelope_attr(env, ATTR_NAME_ENCODING);
+    ce.client_name = qfile_envelope_attr(env, ATTR_NAME_CLIENT_NAME);
+    ce.client_address = qfile_envelope_attr(env, ATTR_NAME_CLIENT_ADDR);
+    ce.client_protocol = qfile_envelope_attr(env, ATTR_NAME_CLIENT_PROTO);
+    ce.helo_name = qfile_envelope_attr(env, ATTR_NAME_HELO_NAME);
+    ce.log_ident = id;
+    ce.submit_uid = -1;
+    if ((uid = qfile_envelope_attr(env, ATTR_NAME_SUBMIT_UID)) != NULL
+        && num_parse_long(uid, 0, MAILDROP_UID_MAX, &ce.submit_uid) < 0)
+        ce.submit_uid = -1;
+    ce.arrival_time = env->arrival_sec;
+    result = pickup_send(id, rd, env, &ce, 1);
+done:
+    qfile_envelope_free(env);
+    strbuf_free(err);
+    return result;
+}
+
 /* pickup_file: take one maildrop file; see the header comment. */
 static enum pickup_result pickup_file(const char *id, size_t max_size)
 {
@@ -193,12 +242,22 @@ static enum pickup_result pickup_file(const char *id, size_t max_size)
     qfile_reader *rd = NULL;
     qfile_envelope *env = NULL;
     maildrop_info info;
+    struct cleanup_envelope ce;
     struct stat st;
     int     fd = -1;
     enum pickup_result result = PICKUP_SKIP;
 
     if (mail_queue_path(MASTER_DIR_MAILDROP, id, path) < 0)
         goto done;
+    /* A file postdrop is still writing belongs to the submitter with mode
+     * 0600: skip it by its mode rather than fail to open it. */
+    if (lstat(strbuf_str(path), &st) == 0 && S_ISREG(st.st_mode)
+        && !mail_queue_complete((int) st.st_mode)) {
+        if (time(NULL) - st.st_mtime > PICKUP_STALE)
+            msg_warn("%s: maildrop file still incomplete after %ld seconds; "
+                     "left alone", id, (long) (time(NULL) - st.st_mtime));
+        goto done;
+    }
     if ((fd = open(strbuf_str(path), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) < 0) {
         if (errno == ELOOP) {
             pickup_corrupt(id, "symbolic link");
@@ -229,6 +288,10 @@ static enum pickup_result pickup_file(const char *id, size_t max_size)
         goto done;
     }
     rd = qfile_reader_fd(fd, PICKUP_RECORD_MAX);
+    if (st.st_uid == geteuid() && (st.st_mode & MAIL_QUEUE_MODE_REQUEUE)) {
+        result = pickup_requeue(id, rd);
+        goto done;
+    }
     if ((env = qfile_read_envelope(rd, 0, err)) == NULL
         || maildrop_check(env, &info, err) < 0) {
         pickup_corrupt(id, strbuf_str(err));
@@ -236,7 +299,19 @@ static enum pickup_result pickup_file(const char *id, size_t max_size)
         goto done;
     }
     msg_info("%s: uid=%ld from=<%s>", id, info.submit_uid, env->sender);
-    result = pickup_send(id, rd, env, &info);
+    memset(&ce, 0, sizeof(ce));
+    ce.flags = CLEANUP_F_LOCAL
+        | ((info.flags & MAILDROP_F_EXTRACT) ? CLEANUP_F_EXTRACT : 0);
+    ce.sender = env->sender;
+    ce.full_name = info.full_name;
+    ce.envelope_id = env->envid;
+    ce.ret_flags = env->ret == QFILE_RET_FULL ? "FULL"
+        : env->ret == QFILE_RET_HDRS ? "HDRS" : NULL;
+    ce.encoding = info.encoding;
+    ce.log_ident = id;
+    ce.submit_uid = info.submit_uid;
+    ce.arrival_time = env->arrival_sec;
+    result = pickup_send(id, rd, env, &ce, 0);
 done:
     if (env)
         qfile_envelope_free(env);

@@ -24,9 +24,9 @@
  *   postern_status(opts): 0 and "...is running: PID: N", or 3 and
  *     "...is not running" (systemctl is-active convention); 1 when the
  *     configuration cannot be read.
- *   postern_flush(opts): write the flush trigger to qmgr's socket (or
- *     fifo) as master.cf declares it; fatal when master is not running or
- *     the service is not there.
+ *   postern_flush(opts): ask the flush service (flush_client) to retry
+ *     every deferred message now (qmgr gets "FIA"); fatal when master is
+ *     not running or the service cannot be reached.
  *
  * The wait for master to go away is a blocking flock(LOCK_SH) on the pid
  * file, interrupted by an alarm at the deadline: no polling. The brief
@@ -59,6 +59,7 @@
 #include "master_proto.h"
 #include "mastercf.h"
 #include "fileio.h"
+#include "flush_client.h"
 #include "mem.h"
 #include "msg.h"
 #include "numparse.h"
@@ -74,8 +75,6 @@
 #define POSTERN_ABORT_WAIT      10      /* seconds */
 #define POSTERN_PID_MAX         32      /* bytes in the pid file */
 
-#define POSTERN_SERVICE_QMGR    "qmgr"  /* the queue manager's service */
-#define POSTERN_TRIGGER_FLUSH   'F'     /* qmgr: retry deferred mail now */
 
 /* postern_read_pid: the pid in an open pid file, or -1. */
 static long postern_read_pid(int fd)
@@ -446,72 +445,18 @@ int     postern_status(const postern_opts *opts)
     return POSTERN_EXIT_OK;
 }
 
-/* postern_trigger: write one byte to a UNIX socket or fifo; 0 or -1 (errno). */
-static int postern_trigger(const char *path, int fifo, char byte)
-{
-    struct sockaddr_un sun;
-    int     fd;
-
-    if (fifo) {
-        if ((fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW)) < 0)
-            return -1;
-    } else {
-        memset(&sun, 0, sizeof(sun));
-        sun.sun_family = AF_UNIX;
-        if (str_copy(sun.sun_path, sizeof(sun.sun_path), path) < 0) {
-            errno = ENAMETOOLONG;
-            return -1;
-        }
-        if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0)
-            return -1;
-        if (connect(fd, (struct sockaddr *) &sun, sizeof(sun)) < 0) {
-            int     saved = errno;
-
-            (void) close(fd);
-            errno = saved;
-            return -1;
-        }
-    }
-    if (write(fd, &byte, 1) != 1) {
-        int     saved = errno;
-
-        (void) close(fd);
-        errno = saved;
-        return -1;
-    }
-    return close(fd);
-}
-
 /* postern_flush: the flush command. */
 int     postern_flush(const postern_opts *opts)
 {
     const char *qdir = postern_need_config(opts);
     strbuf *err = strbuf_new(100);
-    const mastercf_entry *e = NULL;
-    mastercf *mcf;
-    char   *path;
-    char   *sock;
 
     (void) postern_need_running(qdir);
-    path = postern_path(opts->config_dir, PARAM_MASTER_CF);
-    if ((mcf = mastercf_load(path, err)) == NULL)
-        msg_fatal("%s", strbuf_str(err));
-    mem_free(path);
-    if ((e = mastercf_find(mcf, POSTERN_SERVICE_QMGR, "unix")) == NULL)
-        e = mastercf_find(mcf, POSTERN_SERVICE_QMGR, "fifo");
-    if (e == NULL)
-        msg_fatal("cannot flush: the %s service is not available (not in master.cf)",
-                  POSTERN_SERVICE_QMGR);
-    sock = str_concat(qdir, "/", e->private_ ? MASTER_DIR_PRIVATE : MASTER_DIR_PUBLIC,
-                      "/", POSTERN_SERVICE_QMGR, NULL);
-    if (postern_trigger(sock, e->type_code == MASTERCF_TYPE_FIFO,
-                        POSTERN_TRIGGER_FLUSH) < 0)
-        msg_fatal("cannot flush: the %s service is not available (%s: %m)",
-                  POSTERN_SERVICE_QMGR, sock);
+    if (flush_send_all(err) != FLUSH_STAT_OK)
+        msg_fatal("cannot flush: %s", strbuf_str(err));
     if (msg_verbose)
-        msg_info("sent a flush request to %s", sock);
-    mem_free(sock);
-    mastercf_free(mcf);
+        msg_info("sent a flush request to the %s service",
+                 param_str(PARAM_FLUSH_SERVICE_NAME));
     strbuf_free(err);
     return POSTERN_EXIT_OK;
 }

@@ -1,165 +1,107 @@
 /*
  * sendmail_queue: the queue-related modes of sendmail.
  *
- *   sendmail_mailq(): -bp / mailq. Until the showq service exists this
- *     reads the queue directories itself (maildrop, incoming, active,
- *     deferred with its hashed subdirectories, hold) and prints the
- *     listing in Postfix's shape: ID with '*' (active) or '!' (hold),
- *     size, arrival time, sender, then the pending recipients; then
- *     "-- N Kbytes in M Requests." or "Mail queue is empty". Files that
- *     are incomplete or unreadable as queue files are skipped. When the
- *     caller may not read the queue (a privileged instance), it says the
- *     showq service is needed and returns EX_UNAVAILABLE.
+ *   sendmail_mailq(config_dir): -bp / mailq: runs postqueue -p, which is
+ *     set-gid postdrop and so can reach public/showq for any user; when
+ *     postqueue cannot be run, lists through the showq service itself
+ *     (lib/mail/mailq.c, the same output). EX_UNAVAILABLE with a message
+ *     when the service cannot be reached (the mail system is down).
+ *   sendmail_flush(config_dir, site): -q / -qRsite: runs postqueue -f or
+ *     postqueue -s site for the same reason; failing that, asks the
+ *     flush service itself to retry
+ *     every deferred message now (site NULL), or the deferred mail of one
+ *     site (which must be in fast_flush_domains). EX_UNAVAILABLE with a
+ *     message when that fails.
  *   sendmail_newaliases(flags): -bi / newaliases (flags: MKMAP_F_*):
  *     rebuild every file-based table in alias_database with
  *     mkmap_newaliases, as postalias does when run as newaliases (but
  *     quietly). EX_UNAVAILABLE when a table could not be rebuilt (mkmap
  *     logged why), else 0.
  *
- * SECURITY: runs as the invoking user; queue files are parsed with the
- *   strict reader and only printed.
- * LIMITS: directory depth hash_queue_depth + 1; records SENDMAIL_Q_RECORD
- *   bytes.
+ * SECURITY: runs as the invoking user; the listing and the flush go
+ *   through public services that check what they are asked.
+ * LIMITS: those of showq_proto and flush_client.
  */
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sysexits.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "mail_queue.h"
-#include "master_proto.h"
+#include "flush_client.h"
+#include "mailq.h"
 #include "mem.h"
 #include "mkmap.h"
 #include "msg.h"
 #include "param.h"
-#include "qfile.h"
 #include "sendmail.h"
 #include "strbuf.h"
 #include "strutil.h"
 
-#define SENDMAIL_Q_RECORD   (1024 * 1024)
-#define SENDMAIL_Q_DEPTH    (MAIL_QUEUE_HASH_MAX + 1)
-
-/* Totals of a listing. */
-typedef struct mailq_totals {
-    long    requests;
-    long    bytes;
-} mailq_totals;
-
-/* mailq_file: print one queue file; ignore what cannot be read. */
-static void mailq_file(const char *path, const char *id, int mark,
-                       int need_complete, mailq_totals *tot)
+/* sendmail_postqueue: replace this process with postqueue OPT [ARG];
+ * returns only when postqueue cannot be run. */
+static void sendmail_postqueue(const char *config_dir, const char *opt,
+                               const char *arg)
 {
-    struct stat st;
-    qfile_reader *rd;
-    qfile_envelope *env;
-    strbuf *err;
-    char    when[32];
-    time_t  t;
-    size_t  i;
-    int     fd;
+    char   *prog = str_concat(param_str(PARAM_COMMAND_DIRECTORY), "/postqueue",
+                              (char *) NULL);
+    const char *args[7];
+    int     n = 0;
 
-    if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) < 0)
-        return;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)
-        || (need_complete && !mail_queue_complete((int) st.st_mode))) {
-        (void) close(fd);
-        return;
+    args[n++] = "postqueue";
+    /* A set-gid postqueue refuses -c, so name only a non-default one. */
+    if (config_dir != NULL && strcmp(config_dir, PARAM_CONFIG_DIR_DEFAULT) != 0) {
+        args[n++] = "-c";
+        args[n++] = config_dir;
     }
-    err = strbuf_new(64);
-    rd = qfile_reader_fd(fd, SENDMAIL_Q_RECORD);
-    env = qfile_read_envelope(rd, QFILE_ENV_SKIP_CONTENT, err);
-    if (env) {
-        t = (time_t) env->arrival_sec;
-        if (strftime(when, sizeof(when), "%a %b %e %H:%M:%S", localtime(&t)) == 0)
-            when[0] = 0;
-        if (tot->requests == 0)
-            printf("-Queue ID-  --Size-- ----Arrival Time---- "
-                   "-Sender/Recipient-------\n");
-        printf("%-11s%c %8ld %20.20s  %s\n", id, mark ? mark : ' ',
-               env->header.content_size, when,
-               env->sender[0] ? env->sender : "MAILER-DAEMON");
-        for (i = 0; i < env->nrcpts; i++)
-            if (!env->rcpts[i].done)
-                printf("%42s %s\n", "", env->rcpts[i].address);
-        printf("\n");
-        tot->requests++;
-        tot->bytes += env->header.content_size;
-        qfile_envelope_free(env);
-    }
-    qfile_reader_free(rd);
-    strbuf_free(err);
-    (void) close(fd);
-}
-
-/* mailq_dir: list a queue directory (recursing into hash levels). */
-static int mailq_dir(const char *dir, int depth, int mark, int need_complete,
-                     mailq_totals *tot)
-{
-    DIR    *dp;
-    struct dirent *de;
-    char   *sub;
-
-    if ((dp = opendir(dir)) == NULL)
-        return errno == ENOENT ? 0 : -1;
-    while ((de = readdir(dp)) != NULL) {
-        if (de->d_name[0] == '.')
-            continue;
-        sub = str_concat(dir, "/", de->d_name, (char *) NULL);
-        if (mail_queue_id_ok(de->d_name)) {
-            mailq_file(sub, de->d_name, mark, need_complete, tot);
-        } else if (strlen(de->d_name) == 1 && depth < SENDMAIL_Q_DEPTH) {
-            (void) mailq_dir(sub, depth + 1, mark, need_complete, tot);
-        }
-        mem_free(sub);
-    }
-    (void) closedir(dp);
-    return 0;
+    args[n++] = opt;
+    if (arg != NULL)
+        args[n++] = arg;
+    args[n] = NULL;
+    (void) fflush(stdout);
+    (void) execv(prog, (char *const *) args);
+    if (msg_verbose)
+        msg_info("cannot run %s: %s; asking the service directly", prog,
+                 strerror(errno));
+    mem_free(prog);
 }
 
 /* sendmail_mailq: list the queue; exit status. */
-int sendmail_mailq(void)
+int sendmail_mailq(const char *config_dir)
 {
-    static const struct {
-        const char *name;
-        int     mark;
-        int     need_complete;
-    } queues[] = {
-        {MASTER_DIR_MAILDROP, 0, 1},
-        {MASTER_DIR_INCOMING, 0, 1},
-        {MASTER_DIR_ACTIVE, '*', 0},
-        {MASTER_DIR_DEFERRED, 0, 0},
-        {MASTER_DIR_HOLD, '!', 0},
-    };
-    const char *qdir = param_str(PARAM_QUEUE_DIRECTORY);
-    mailq_totals tot = {0, 0};
-    size_t  i;
-    char   *dir;
+    strbuf *err = strbuf_new(128);
+    int     rc = EX_OK;
 
-    for (i = 0; i < sizeof(queues) / sizeof(queues[0]); i++) {
-        dir = str_concat(qdir, "/", queues[i].name, (char *) NULL);
-        if (access(dir, R_OK | X_OK) < 0 && errno != ENOENT) {
-            mem_free(dir);
-            fprintf(stderr, "mailq: the queue listing needs the showq service, "
-                    "which is not available yet\n");
-            return EX_UNAVAILABLE;
-        }
-        (void) mailq_dir(dir, 0, queues[i].mark, queues[i].need_complete, &tot);
-        mem_free(dir);
+    sendmail_postqueue(config_dir, "-p", NULL);
+
+    if (mailq_list(stdout, MAILQ_TEXT, err) < 0) {
+        (void) fflush(stdout);
+        fprintf(stderr, "sendmail: fatal: queue report unavailable: %s\n",
+                strbuf_str(err));
+        rc = EX_UNAVAILABLE;
+    } else if (fflush(stdout) != 0 || ferror(stdout)) {
+        rc = EX_IOERR;
     }
-    if (tot.requests == 0) {
-        /* Postfix prints only this line for an empty queue. */
-        printf("Mail queue is empty\n");
-    } else {
-        printf("-- %ld Kbytes in %ld Request%s.\n", (tot.bytes + 1023) / 1024,
-               tot.requests, tot.requests == 1 ? "" : "s");
+    strbuf_free(err);
+    return rc;
+}
+
+/* sendmail_flush: -q and -qRsite through the flush service. */
+int sendmail_flush(const char *config_dir, const char *site)
+{
+    strbuf *err = strbuf_new(128);
+    int     st, rc = EX_OK;
+
+    sendmail_postqueue(config_dir, site ? "-s" : "-f", site);
+
+    st = site ? flush_send_site(site, err) : flush_send_all(err);
+    if (st != FLUSH_STAT_OK) {
+        fprintf(stderr, "sendmail: cannot flush the mail queue%s%s: %s\n",
+                site ? " for " : "", site ? site : "", strbuf_str(err));
+        rc = EX_UNAVAILABLE;
     }
-    return fflush(stdout) == 0 ? EX_OK : EX_IOERR;
+    strbuf_free(err);
+    return rc;
 }
 
 /* sendmail_newaliases: rebuild the tables of alias_database. */

@@ -96,7 +96,11 @@ static pid_t sendmail_spawn(const char *config_dir, int *wfd, strbuf *err)
         if (fds[0] != 0)
             (void) close(fds[0]);
         (void) close(fds[1]);
-        execl(prog, "postdrop", "-c", config_dir, (char *) NULL);
+        /* A set-gid postdrop refuses -c, so name only a non-default one. */
+        if (strcmp(config_dir, PARAM_CONFIG_DIR_DEFAULT) == 0)
+            execl(prog, "postdrop", (char *) NULL);
+        else
+            execl(prog, "postdrop", "-c", config_dir, (char *) NULL);
         fprintf(stderr, "sendmail: cannot run %s: %s\n", prog, strerror(errno));
         _exit(EX_TEMPFAIL);
     }

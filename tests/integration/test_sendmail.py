@@ -427,6 +427,14 @@ def test_smtp_session_client_vanishes(bin_path, stopped):
 
 
 def test_mailq(bin_path, stopped):
+    # The listing comes from the showq service: none while stopped.
+    r = sendmail(bin_path, stopped, ["-bp"])
+    assert r.returncode == EX_UNAVAILABLE
+    assert r.stdout == b""
+    assert b"not running" in r.stderr
+    # With showq (and no pickup, so the message stays in maildrop/).
+    stopped.write_master_cf("showq unix n - n - - showq\n")
+    stopped.start()
     r = sendmail(bin_path, stopped, ["-bp"])
     assert r.returncode == 0, r.stderr
     assert r.stdout == b"Mail queue is empty\n"

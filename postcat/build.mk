@@ -1,0 +1,4 @@
+# postcat: print queue files in readable form.
+PROGRAMS += postcat
+COMMANDS += postcat
+postcat_SRCS := $(wildcard postcat/*.c)

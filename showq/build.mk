@@ -1,0 +1,3 @@
+# showq: the queue listing service (daemon_directory).
+PROGRAMS += showq
+showq_SRCS := $(wildcard showq/*.c)
