@@ -37,15 +37,21 @@
  * CLEANUP_CONTENT_HARD_MAX when message_size_limit is 0; each header
  * field by header_size_limit.
  */
+#include <arpa/inet.h>
+#include <ifaddrs.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 
 #include "attr.h"
 #include "attr_names.h"
+#include "cidr.h"
 #include "cleanup.h"
 #include "cleanup_client.h"
 #include "dict.h"
@@ -145,8 +151,14 @@ static cleanup_state *cleanup_state_free(cleanup_state *st)
     mem_free(st->client_addr);
     mem_free(st->client_proto);
     mem_free(st->helo_name);
+    mem_free(st->tls_summary);
+    mem_free(st->sasl_username);
     mem_free(st->log_ident);
     mem_free(st->message_id);
+    if (st->rewritten != NULL && st->hb != NULL)
+        for (size_t i = 0; i < st->hb->count; i++)
+            mem_free(st->rewritten[i]);
+    mem_free(st->rewritten);
     header_block_free(st->hb);
     cleanup_rcpt_free_all(st->rcpts, st->nrcpts);
     strbuf_free(st->content);
@@ -164,7 +176,7 @@ static int cleanup_read_envelope(stream *s, cleanup_state *st, long *nrcpt,
     attr_list *l = attr_list_new();
     const char *sender = NULL, *full_name = NULL, *envid = NULL, *ret = NULL;
     const char *encoding = NULL, *cname = NULL, *caddr = NULL, *cproto = NULL;
-    const char *helo = NULL, *ident = NULL;
+    const char *helo = NULL, *ident = NULL, *tls = NULL, *sasl_user = NULL;
     long    flags = 0, smtputf8 = 0, uid = -1, arrival = 0;
     int     rc = -1;
     attr_spec specs[] = {
@@ -180,6 +192,8 @@ static int cleanup_read_envelope(stream *s, cleanup_state *st, long *nrcpt,
         ATTR_SPEC_STR(ATTR_NAME_CLIENT_PROTO, 0, &cproto),
         ATTR_SPEC_STR(ATTR_NAME_HELO_NAME, 0, &helo),
         ATTR_SPEC_STR(ATTR_NAME_LOG_IDENT, 0, &ident),
+        ATTR_SPEC_STR(ATTR_NAME_TLS_SUMMARY, 0, &tls),
+        ATTR_SPEC_STR(ATTR_NAME_SASL_USERNAME, 0, &sasl_user),
         ATTR_SPEC_LONG(ATTR_NAME_SUBMIT_UID, 0, 0, LONG_MAX, &uid),
         ATTR_SPEC_LONG(ATTR_NAME_ARRIVAL_TIME, 0, 0, LONG_MAX, &arrival),
         ATTR_SPEC_LONG(ATTR_NAME_RCPT_COUNT, 1, 0, CLEANUP_RCPT_MAX, nrcpt),
@@ -212,6 +226,8 @@ static int cleanup_read_envelope(stream *s, cleanup_state *st, long *nrcpt,
     st->client_addr = cleanup_dup(caddr);
     st->client_proto = cleanup_dup(cproto);
     st->helo_name = cleanup_dup(helo);
+    st->tls_summary = cleanup_dup(tls);
+    st->sasl_username = cleanup_dup(sasl_user);
     st->log_ident = cleanup_dup(ident);
     st->submit_uid = uid;
     st->arrival_time = arrival;
@@ -375,6 +391,136 @@ static maps *cleanup_open_maps(const char *name)
     return maps_open(name, value, DICT_F_FOLD);
 }
 
+/* cleanup_classes: canonical_classes / masquerade_classes bits */
+static int cleanup_classes(const char *param)
+{
+    size_t  n;
+    size_t  i;
+    const char *const *items = param_list(param, &n);
+    int     bits = 0;
+
+    for (i = 0; i < n; i++) {
+        if (strcasecmp(items[i], "envelope_sender") == 0)
+            bits |= CLEANUP_CLASS_ENV_SENDER;
+        else if (strcasecmp(items[i], "envelope_recipient") == 0)
+            bits |= CLEANUP_CLASS_ENV_RCPT;
+        else if (strcasecmp(items[i], "header_sender") == 0)
+            bits |= CLEANUP_CLASS_HDR_SENDER;
+        else if (strcasecmp(items[i], "header_recipient") == 0)
+            bits |= CLEANUP_CLASS_HDR_RCPT;
+        else
+            param_fatal_bad(param, "envelope_sender, envelope_recipient, header_sender,"
+                            " header_recipient");
+    }
+    return bits;
+}
+
+/* cleanup_propagate: propagate_unmatched_extensions */
+static void cleanup_propagate(cleanup_config *conf)
+{
+    size_t  n;
+    size_t  i;
+    const char *const *items = param_list(PARAM_PROPAGATE_UNMATCHED_EXTENSIONS, &n);
+
+    for (i = 0; i < n; i++) {
+        if (strcasecmp(items[i], "canonical") == 0)
+            conf->propagate |= CLEANUP_PROP_CANONICAL;
+        else if (strcasecmp(items[i], "virtual") == 0)
+            conf->propagate |= CLEANUP_PROP_VIRTUAL;
+        else if (strcasecmp(items[i], "alias") == 0 || strcasecmp(items[i], "forward") == 0
+                 || strcasecmp(items[i], "include") == 0)
+            continue;                           /* local(8)'s classes */
+        else
+            param_fatal_bad(PARAM_PROPAGATE_UNMATCHED_EXTENSIONS,
+                            "canonical, virtual, alias, forward, include");
+    }
+}
+
+/* cleanup_inet_addrs: our interface addresses as a list for cidr */
+static cidr_list *cleanup_inet_addrs(void)
+{
+    strbuf *list = strbuf_new(128);
+    strbuf *err = strbuf_new(64);
+    const char *const *items;
+    struct ifaddrs *ifa = NULL;
+    struct ifaddrs *p;
+    cidr_list *cl;
+    size_t  n;
+    size_t  i;
+    int     all = 0;
+
+    items = param_list(PARAM_INET_INTERFACES, &n);
+    for (i = 0; i < n; i++) {
+        if (strcasecmp(items[i], "all") == 0)
+            all = 1;
+        else if (strcasecmp(items[i], "loopback-only") == 0
+                 || strcasecmp(items[i], "localhost") == 0)
+            strbuf_puts(list, " 127.0.0.1 ::1");
+        else if (cidr_pattern_valid(items[i], err) == 0)
+            strbuf_printf(list, " %s", items[i]);
+    }
+    if (all && getifaddrs(&ifa) == 0) {
+        for (p = ifa; p != NULL; p = p->ifa_next) {
+            char    buf[INET6_ADDRSTRLEN];
+            const void *a;
+
+            if (p->ifa_addr == NULL)
+                continue;
+            if (p->ifa_addr->sa_family == AF_INET)
+                a = &((const struct sockaddr_in *) (const void *) p->ifa_addr)->sin_addr;
+            else if (p->ifa_addr->sa_family == AF_INET6)
+                a = &((const struct sockaddr_in6 *) (const void *) p->ifa_addr)->sin6_addr;
+            else
+                continue;
+            if (inet_ntop(p->ifa_addr->sa_family, a, buf, sizeof(buf)) != NULL
+                && strchr(buf, '%') == NULL)
+                strbuf_printf(list, " %s", buf);
+        }
+        freeifaddrs(ifa);
+    }
+    if ((cl = cidr_list_parse(strbuf_str(list), err)) == NULL)
+        msg_warn("%s: %s", PARAM_INET_INTERFACES, strbuf_str(err));
+    strbuf_free(list);
+    strbuf_free(err);
+    return cl;
+}
+
+/* cleanup_rewrite_clients: local_header_rewrite_clients */
+static void cleanup_rewrite_clients(cleanup_config *conf)
+{
+    strbuf *nets = strbuf_new(64);
+    strbuf *err = strbuf_new(64);
+    const char *const *items;
+    size_t  n;
+    size_t  i;
+
+    items = param_list(PARAM_LOCAL_HEADER_REWRITE_CLIENTS, &n);
+    for (i = 0; i < n; i++) {
+        if (strcasecmp(items[i], "permit_inet_interfaces") == 0)
+            conf->hdr_rewrite_inet = 1;
+        else if (strcasecmp(items[i], "permit_mynetworks") == 0)
+            conf->hdr_rewrite_mynetworks = 1;
+        else if (strcasecmp(items[i], "static:all") == 0)
+            conf->hdr_rewrite_all = 1;
+        else if (cidr_pattern_valid(items[i], err) == 0)
+            strbuf_printf(nets, " %s", items[i]);
+        else
+            msg_warn("%s: ignoring \"%s\": only permit_inet_interfaces,"
+                     " permit_mynetworks, static:all and addresses are supported",
+                     PARAM_LOCAL_HEADER_REWRITE_CLIENTS, items[i]);
+    }
+    if (conf->hdr_rewrite_inet)
+        conf->inet_addrs = cleanup_inet_addrs();
+    if (conf->hdr_rewrite_mynetworks
+        && (conf->mynetworks = cidr_list_parse(param_str(PARAM_MYNETWORKS), err)) == NULL)
+        msg_warn("%s: %s", PARAM_MYNETWORKS, strbuf_str(err));
+    if (nets->len > 0
+        && (conf->hdr_rewrite_nets = cidr_list_parse(strbuf_str(nets), err)) == NULL)
+        msg_warn("%s: %s", PARAM_LOCAL_HEADER_REWRITE_CLIENTS, strbuf_str(err));
+    strbuf_free(nets);
+    strbuf_free(err);
+}
+
 /* cleanup_post_init: read the configuration once */
 static void cleanup_post_init(mail_server *srv)
 {
@@ -394,6 +540,17 @@ static void cleanup_post_init(mail_server *srv)
     conf->sender_canonical = cleanup_open_maps(PARAM_SENDER_CANONICAL_MAPS);
     conf->recipient_canonical = cleanup_open_maps(PARAM_RECIPIENT_CANONICAL_MAPS);
     conf->virtual_alias = cleanup_open_maps(PARAM_VIRTUAL_ALIAS_MAPS);
+    conf->delimiters = param_str(PARAM_RECIPIENT_DELIMITER);
+    conf->canonical_classes = cleanup_classes(PARAM_CANONICAL_CLASSES);
+    conf->masq_classes = cleanup_classes(PARAM_MASQUERADE_CLASSES);
+    conf->masq_domains = param_list(PARAM_MASQUERADE_DOMAINS, &conf->nmasq_domains);
+    conf->masq_exceptions = param_list(PARAM_MASQUERADE_EXCEPTIONS, &conf->nmasq_exceptions);
+    conf->append_at_myorigin = param_bool(PARAM_APPEND_AT_MYORIGIN);
+    conf->swap_bangpath = param_bool(PARAM_SWAP_BANGPATH);
+    conf->percent_hack = param_bool(PARAM_ALLOW_PERCENT_HACK);
+    conf->remote_header_domain = param_str(PARAM_REMOTE_HEADER_REWRITE_DOMAIN);
+    cleanup_propagate(conf);
+    cleanup_rewrite_clients(conf);
 }
 
 int     main(int argc, char **argv);

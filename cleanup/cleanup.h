@@ -8,12 +8,28 @@
 
 #include <stddef.h>
 
+#include "cidr.h"
 #include "header.h"
 #include "maps.h"
 #include "strbuf.h"
 
 /* Most recipients per submission, given or extracted from headers. */
 #define CLEANUP_RCPT_MAX        100000
+
+/* Address classes (canonical_classes, masquerade_classes). */
+#define CLEANUP_CLASS_ENV_SENDER    (1 << 0)
+#define CLEANUP_CLASS_ENV_RCPT      (1 << 1)
+#define CLEANUP_CLASS_HDR_SENDER    (1 << 2)
+#define CLEANUP_CLASS_HDR_RCPT      (1 << 3)
+
+/* propagate_unmatched_extensions. */
+#define CLEANUP_PROP_CANONICAL      (1 << 0)
+#define CLEANUP_PROP_VIRTUAL        (1 << 1)
+
+/* How header addresses of one message are rewritten. */
+#define CLEANUP_HDR_NONE    0           /* remote, no rewrite domain */
+#define CLEANUP_HDR_LOCAL   1           /* qualify with $myorigin, maps */
+#define CLEANUP_HDR_REMOTE  2           /* qualify with the remote domain */
 
 /* Configuration, set once in post_init. */
 typedef struct cleanup_config {
@@ -31,6 +47,24 @@ typedef struct cleanup_config {
     maps   *sender_canonical;
     maps   *recipient_canonical;
     maps   *virtual_alias;
+    const char *delimiters;             /* recipient_delimiter */
+    int     canonical_classes;          /* CLEANUP_CLASS_* */
+    int     masq_classes;               /* CLEANUP_CLASS_* */
+    const char *const *masq_domains;    /* masquerade_domains, in order */
+    size_t  nmasq_domains;
+    const char *const *masq_exceptions; /* masquerade_exceptions */
+    size_t  nmasq_exceptions;
+    int     append_at_myorigin;
+    int     swap_bangpath;
+    int     percent_hack;
+    int     propagate;                  /* CLEANUP_PROP_* */
+    const char *remote_header_domain;   /* "" = leave remote headers alone */
+    int     hdr_rewrite_all;            /* local_header_rewrite_clients */
+    int     hdr_rewrite_inet;           /* ... permit_inet_interfaces */
+    int     hdr_rewrite_mynetworks;     /* ... permit_mynetworks */
+    cidr_list *hdr_rewrite_nets;        /* ... addresses and networks */
+    cidr_list *inet_addrs;              /* our interface addresses */
+    cidr_list *mynetworks;
 } cleanup_config;
 
 typedef struct cleanup_rcpt {
@@ -54,6 +88,8 @@ typedef struct cleanup_state {
     char   *client_addr;
     char   *client_proto;
     char   *helo_name;
+    char   *tls_summary;                /* Received: "(using ...)", or NULL */
+    char   *sasl_username;              /* Received: "(Authenticated sender: ...)" */
     char   *log_ident;
     long    submit_uid;                 /* -1 = none */
     long    arrival_time;               /* 0 = now */
@@ -63,6 +99,8 @@ typedef struct cleanup_state {
     strbuf *content;                    /* the message as received */
     int     too_big;                    /* message_size_limit passed */
     header_block *hb;                   /* fields of the received header */
+    char  **rewritten;                  /* per field of hb: rewritten text
+                                         * (address fields), or NULL */
     int     resent;                     /* the message has Resent- fields */
     int     have_from, have_date, have_msgid, have_dest;
     strbuf *headers;                    /* the new header block */
@@ -84,6 +122,12 @@ void    cleanup_rcpt_free_all(cleanup_rcpt *list, size_t count);
 /* cleanup_addr.c */
 void    cleanup_addr_qualify(const cleanup_config *cfg, const char *addr,
                              strbuf *out);
+void    cleanup_addr_complete(const cleanup_config *cfg, const char *addr,
+                              const char *origin, strbuf *out);
+void    cleanup_addr_masquerade(const cleanup_config *cfg, strbuf *addr);
+int     cleanup_addr_header(cleanup_state *st, int class, int mode,
+                            const char *addr, strbuf *out);
+int     cleanup_addr_header_mode(const cleanup_state *st);
 int     cleanup_addr_sender(cleanup_state *st);
 int     cleanup_addr_recipients(cleanup_state *st);
 

@@ -1,18 +1,50 @@
 /*
- * cleanup_addr: envelope address rewriting in cleanup.
+ * cleanup_addr: address rewriting in cleanup (envelope and headers).
  *
  * cleanup_addr_qualify(conf, addr, out)
- *     out = addr with "@$myorigin" appended when it has no '@', or with
- *     ".$mydomain" appended to a dotless domain when append_dot_mydomain
- *     is on. The null address "" stays empty.
+ *     cleanup_addr_complete with origin $myorigin.
+ * cleanup_addr_complete(conf, addr, origin, out)
+ *     out = addr after the routing rewrites (swap_bangpath: "host!user"
+ *     without '@' becomes "user@host"; allow_percent_hack: "user%dom@ours"
+ *     with ours one of our domains becomes "user@dom", last '%' first),
+ *     with "@origin" appended when it has no '@' (for $myorigin only when
+ *     append_at_myorigin is on), and ".$mydomain" appended to a dotless
+ *     domain other than localhost when append_dot_mydomain is on. The
+ *     null address "" stays empty.
+ * cleanup_addr_masquerade(conf, addr)
+ *     masquerade_domains in place: the first item that matches the
+ *     domain wins; "!name" keeps name and its subdomains as they are;
+ *     "name" turns any subdomain of name into name. A local part listed
+ *     in masquerade_exceptions (case-insensitive) is never changed.
+ * cleanup_addr_header(st, class, mode, addr, out)
+ *     A header address of class CLEANUP_CLASS_HDR_SENDER/_RCPT: mode
+ *     CLEANUP_HDR_LOCAL completes it with $myorigin, CLEANUP_HDR_REMOTE
+ *     with remote_header_rewrite_domain; then the canonical maps (when
+ *     canonical_classes has the class) and masquerading (when
+ *     masquerade_classes has it). 0, or -1 with the state failed.
+ * cleanup_addr_header_mode(st)
+ *     CLEANUP_HDR_LOCAL for local submissions, notifications and clients
+ *     matched by local_header_rewrite_clients (permit_inet_interfaces,
+ *     permit_mynetworks, static:all, addresses and networks: decided on
+ *     the client address attribute alone), else CLEANUP_HDR_REMOTE when
+ *     remote_header_rewrite_domain is set, else CLEANUP_HDR_NONE.
  * cleanup_addr_sender(st)
- *     Qualifies the sender (local submissions only), then applies
- *     sender_canonical_maps and canonical_maps (in that order, one
- *     lookup each; a result without '@' is qualified). 0, or -1 with the
- *     state failed (a table that cannot answer: status 4).
+ *     Qualifies the sender (local submissions only; routing rewrites for
+ *     all), then applies sender_canonical_maps and canonical_maps (in
+ *     that order, one lookup each, when canonical_classes has
+ *     envelope_sender; a result without '@' is qualified), then
+ *     masquerading (masquerade_classes). 0, or -1 with the state failed
+ *     (a table that cannot answer: status 4).
+ * Canonical and virtual alias lookups follow maps_find_addr's order
+ * (user+ext@domain, user@domain, user+ext and user for our domains,
+ * @domain). When the key that matched did not carry the address's
+ * extension, propagate_unmatched_extensions (canonical, virtual) puts
+ * "+ext" back into the local part of the result.
  * cleanup_addr_recipients(st)
- *     For each recipient: qualify (local submissions), then
- *     recipient_canonical_maps and canonical_maps, then virtual alias
+ *     For each recipient: qualify (local submissions; routing rewrites
+ *     for all), then recipient_canonical_maps and canonical_maps (when
+ *     canonical_classes has envelope_recipient), masquerading (when
+ *     masquerade_classes has it), then virtual alias
  *     expansion (virtual_alias_maps; values are lists of addresses
  *     separated by commas or white space; recursive; an address that
  *     maps to itself, or to one of the addresses it came from, is kept
@@ -23,9 +55,7 @@
  *     virtual_alias_expansion_limit results from one recipient, or
  *     deeper than virtual_alias_recursion_limit).
  *
- * Header addresses are not put through the canonical maps here (that
- * comes with virtual domain support); see cleanup_header.c for the
- * qualification of header addresses.
+ * Header fields are taken apart and rebuilt in cleanup_header.c.
  *
  * SECURITY: addresses and table values are untrusted text; they are
  * copied into strbufs, never into fixed buffers, and values are checked
@@ -52,17 +82,56 @@
 
 #define CLEANUP_ADDR_MAX    1024
 
-/* cleanup_addr_qualify: append @myorigin or .mydomain as configured */
+static int cleanup_addr_is_local(const cleanup_config *conf, const char *addr);
+
+/* cleanup_addr_routing: swap_bangpath and the percent hack, in place */
+static void cleanup_addr_routing(const cleanup_config *conf, strbuf *addr)
+{
+    char   *at = strrchr(addr->data, '@');
+    char   *bang;
+    char   *pct;
+    strbuf *tmp;
+
+    if (conf->swap_bangpath && at == NULL && (bang = strchr(addr->data, '!')) != NULL
+        && bang > addr->data && bang[1] != 0) {
+        tmp = strbuf_new(addr->len + 2);
+        strbuf_printf(tmp, "%s@%.*s", bang + 1, (int) (bang - addr->data), addr->data);
+        strbuf_setf(addr, "%s", strbuf_str(tmp));
+        strbuf_free(tmp);
+        return;
+    }
+    if (conf->percent_hack && at != NULL && cleanup_addr_is_local(conf, addr->data)) {
+        *at = 0;
+        pct = strrchr(addr->data, '%');
+        *at = '@';
+        if (pct != NULL && pct > addr->data && pct + 1 < at) {
+            *pct = '@';
+            strbuf_truncate(addr, (size_t) (at - addr->data));
+        }
+    }
+}
+
+/* cleanup_addr_qualify: complete an address with $myorigin */
 void    cleanup_addr_qualify(const cleanup_config *conf, const char *addr,
                                      strbuf *out)
+{
+    cleanup_addr_complete(conf, addr, conf->append_at_myorigin ? conf->myorigin : NULL, out);
+}
+
+/* cleanup_addr_complete: routing rewrites, @origin and .mydomain */
+void    cleanup_addr_complete(const cleanup_config *conf, const char *addr,
+                              const char *origin, strbuf *out)
 {
     const char *domain;
 
     strbuf_setf(out, "%s", addr);
     if (*addr == 0)
         return;
-    if ((domain = strrchr(addr, '@')) == NULL) {
-        strbuf_printf(out, "@%s", conf->myorigin);
+    cleanup_addr_routing(conf, out);
+    if ((domain = strrchr(out->data, '@')) == NULL) {
+        if (origin == NULL || *origin == 0)
+            return;
+        strbuf_printf(out, "@%s", origin);
         domain = strrchr(out->data, '@');
     }
     if (conf->append_dot_mydomain && domain[1] != 0
@@ -105,20 +174,56 @@ static int cleanup_addr_first(const char *value, strbuf *out)
     return 0;
 }
 
+/* cleanup_addr_propagate: put addr's extension into result when the
+ * matched key did not carry it (propagate_unmatched_extensions) */
+static void cleanup_addr_propagate(const cleanup_config *conf, const char *addr,
+                                   const char *matched, strbuf *result)
+{
+    size_t  llen = addr_local_len(addr);
+    strbuf *user = strbuf_new(32);
+    strbuf *ext = strbuf_new(32);
+    strbuf *tmp;
+    char   *lower;
+    const char *at;
+    int     delim;
+
+    delim = addr_split_local(addr, llen, conf->delimiters, 0, user, ext);
+    lower = mem_strndup(addr, llen);
+    str_lower(lower);
+    if (delim > 0 && ext->len > 0 && matched != NULL
+        && str_casecmp(matched, addr) != 0 && strcmp(matched, lower) != 0
+        && *result->data != 0) {
+        at = strrchr(result->data, '@');
+        tmp = strbuf_new(result->len + ext->len + 2);
+        if (at == NULL)
+            strbuf_printf(tmp, "%s%c%s", result->data, delim, ext->data);
+        else
+            strbuf_printf(tmp, "%.*s%c%s%s", (int) (at - result->data), result->data,
+                          delim, ext->data, at);
+        strbuf_setf(result, "%s", strbuf_str(tmp));
+        strbuf_free(tmp);
+    }
+    mem_free(lower);
+    strbuf_free(user);
+    strbuf_free(ext);
+}
+
 /* cleanup_addr_map11: rewrite addr in place through one table list */
 static int cleanup_addr_map11(cleanup_state *st, maps *m, strbuf *addr)
 {
     strbuf *value;
     strbuf *first;
+    strbuf *matched;
     int     rc;
 
     if (m == NULL || addr->len == 0)
         return 0;
     value = strbuf_new(64);
     first = strbuf_new(64);
-    rc = maps_find_addr(m, strbuf_str(addr), param_str(PARAM_RECIPIENT_DELIMITER),
+    matched = strbuf_new(64);
+    rc = maps_find_addr(m, strbuf_str(addr), st->cfg->delimiters,
                         cleanup_addr_is_local(st->cfg, strbuf_str(addr))
-                        ? MAPS_ADDR_F_LOCAL : 0, value, NULL);
+                        ? MAPS_ADDR_F_LOCAL : 0, value, matched);
     if (rc == DICT_RETRY) {
         msg_warn("%s", maps_error(m));
         cleanup_state_fail(st, 4, "4.3.0 %s lookup failure", maps_title(m));
@@ -129,7 +234,12 @@ static int cleanup_addr_map11(cleanup_state *st, maps *m, strbuf *addr)
             cleanup_state_fail(st, 4, "4.3.0 %s lookup failure", maps_title(m));
             rc = -1;
         } else {
+            char   *old = mem_strdup(strbuf_str(addr));
+
             cleanup_addr_qualify(st->cfg, strbuf_str(first), addr);
+            if (st->cfg->propagate & CLEANUP_PROP_CANONICAL)
+                cleanup_addr_propagate(st->cfg, old, strbuf_str(matched), addr);
+            mem_free(old);
             rc = 0;
         }
     } else {
@@ -137,7 +247,103 @@ static int cleanup_addr_map11(cleanup_state *st, maps *m, strbuf *addr)
     }
     strbuf_free(value);
     strbuf_free(first);
+    strbuf_free(matched);
     return rc;
+}
+
+/* cleanup_addr_masquerade: strip subdomains per masquerade_domains */
+void    cleanup_addr_masquerade(const cleanup_config *conf, strbuf *addr)
+{
+    char   *at = strrchr(addr->data, '@');
+    const char *domain;
+    size_t  dlen;
+    size_t  i;
+
+    if (at == NULL || conf->nmasq_domains == 0)
+        return;
+    for (i = 0; i < conf->nmasq_exceptions; i++)
+        if (strlen(conf->masq_exceptions[i]) == (size_t) (at - addr->data)
+            && strncasecmp(conf->masq_exceptions[i], addr->data,
+                           (size_t) (at - addr->data)) == 0)
+            return;
+    domain = at + 1;
+    dlen = strlen(domain);
+    for (i = 0; i < conf->nmasq_domains; i++) {
+        const char *item = conf->masq_domains[i];
+        int     keep = item[0] == '!';
+        const char *name = item + keep;
+        size_t  nlen = strlen(name);
+
+        if (nlen == 0)
+            continue;
+        if (str_casecmp(domain, name) == 0)
+            return;                             /* already the short form */
+        if (dlen > nlen && domain[dlen - nlen - 1] == '.'
+            && strcasecmp(domain + dlen - nlen, name) == 0) {
+            if (!keep) {
+                strbuf *tmp = strbuf_new(addr->len + nlen + 1);
+
+                strbuf_printf(tmp, "%.*s@%s", (int) (at - addr->data), addr->data, name);
+                strbuf_setf(addr, "%s", strbuf_str(tmp));
+                strbuf_free(tmp);
+            }
+            return;
+        }
+    }
+}
+
+/* cleanup_addr_client_local: does local_header_rewrite_clients match? */
+static int cleanup_addr_client_local(const cleanup_config *conf, const char *client)
+{
+    if (conf->hdr_rewrite_all)
+        return 1;
+    if (client == NULL || *client == 0)
+        return 0;
+    if (conf->hdr_rewrite_inet && conf->inet_addrs
+        && cidr_list_match(conf->inet_addrs, client) == 1)
+        return 1;
+    if (conf->hdr_rewrite_mynetworks && conf->mynetworks
+        && cidr_list_match(conf->mynetworks, client) == 1)
+        return 1;
+    return conf->hdr_rewrite_nets && cidr_list_match(conf->hdr_rewrite_nets, client) == 1;
+}
+
+/* cleanup_addr_header_mode: how this message's header addresses change */
+int     cleanup_addr_header_mode(const cleanup_state *st)
+{
+    if ((st->flags & (CLEANUP_F_LOCAL | CLEANUP_F_BOUNCE))
+        || (st->client_addr == NULL && st->client_name == NULL)
+        || cleanup_addr_client_local(st->cfg, st->client_addr))
+        return CLEANUP_HDR_LOCAL;
+    if (*st->cfg->remote_header_domain != 0)
+        return CLEANUP_HDR_REMOTE;
+    return CLEANUP_HDR_NONE;
+}
+
+/* cleanup_addr_header: rewrite one header address */
+int     cleanup_addr_header(cleanup_state *st, int class, int mode, const char *addr,
+                            strbuf *out)
+{
+    const cleanup_config *conf = st->cfg;
+    int     sender = (class & CLEANUP_CLASS_HDR_SENDER) != 0;
+
+    if (mode == CLEANUP_HDR_NONE || *addr == 0) {
+        strbuf_setf(out, "%s", addr);
+        return 0;
+    }
+    if (mode == CLEANUP_HDR_LOCAL)
+        cleanup_addr_qualify(conf, addr, out);
+    else
+        cleanup_addr_complete(conf, addr, conf->remote_header_domain, out);
+    if (conf->canonical_classes & class) {
+        if (cleanup_addr_map11(st, sender ? conf->sender_canonical
+                               : conf->recipient_canonical, out) < 0
+            || cleanup_addr_map11(st, conf->canonical, out) < 0)
+            return -1;
+    }
+    if (conf->masq_classes & class)
+        cleanup_addr_masquerade(conf, out);
+    return 0;
 }
 
 /* cleanup_addr_sender: qualify and canonicalize the envelope sender */
@@ -149,11 +355,14 @@ int     cleanup_addr_sender(cleanup_state *st)
     if (st->flags & CLEANUP_F_LOCAL)
         cleanup_addr_qualify(st->cfg, st->sender, addr);
     else
-        strbuf_setf(addr, "%s", st->sender);
-    if (cleanup_addr_map11(st, st->cfg->sender_canonical, addr) < 0
-        || cleanup_addr_map11(st, st->cfg->canonical, addr) < 0)
+        cleanup_addr_complete(st->cfg, st->sender, NULL, addr);
+    if ((st->cfg->canonical_classes & CLEANUP_CLASS_ENV_SENDER)
+        && (cleanup_addr_map11(st, st->cfg->sender_canonical, addr) < 0
+            || cleanup_addr_map11(st, st->cfg->canonical, addr) < 0))
         rc = -1;
     else {
+        if (st->cfg->masq_classes & CLEANUP_CLASS_ENV_SENDER)
+            cleanup_addr_masquerade(st->cfg, addr);
         mem_free(st->sender);
         st->sender = strbuf_detach(addr, NULL);
         addr = strbuf_new(1);
@@ -201,6 +410,7 @@ static int cleanup_expand_one(cleanup_expand *ex, const char *addr)
 {
     maps   *m = ex->st->cfg->virtual_alias;
     strbuf *value;
+    strbuf *matched;
     strbuf *target;
     const char *p;
     size_t  i;
@@ -209,25 +419,31 @@ static int cleanup_expand_one(cleanup_expand *ex, const char *addr)
 
     if (m == NULL)
         return cleanup_expand_add(ex, addr);
-    if ((long) ex->depth >= ex->st->cfg->recursion_limit) {
-        msg_warn("virtual alias expansion of %s: nested deeper than %ld",
-                 ex->from->addr, ex->st->cfg->recursion_limit);
-        cleanup_state_fail(ex->st, 4, "4.6.0 virtual alias recursion limit exceeded");
-        return -1;
-    }
     value = strbuf_new(64);
-    rc = maps_find_addr(m, addr, param_str(PARAM_RECIPIENT_DELIMITER),
+    matched = strbuf_new(64);
+    rc = maps_find_addr(m, addr, ex->st->cfg->delimiters,
                         cleanup_addr_is_local(ex->st->cfg, addr)
-                        ? MAPS_ADDR_F_LOCAL : 0, value, NULL);
+                        ? MAPS_ADDR_F_LOCAL : 0, value, matched);
     if (rc == DICT_RETRY) {
         msg_warn("%s", maps_error(m));
         cleanup_state_fail(ex->st, 4, "4.3.0 %s lookup failure", maps_title(m));
         strbuf_free(value);
+        strbuf_free(matched);
         return -1;
     }
     if (rc != DICT_FOUND) {
         strbuf_free(value);
+        strbuf_free(matched);
         return cleanup_expand_add(ex, addr);
+    }
+    /* Only an address that expands further counts as a level. */
+    if ((long) ex->depth >= ex->st->cfg->recursion_limit) {
+        msg_warn("virtual alias expansion of %s: nested deeper than %ld",
+                 ex->from->addr, ex->st->cfg->recursion_limit);
+        cleanup_state_fail(ex->st, 4, "4.6.0 virtual alias recursion limit exceeded");
+        strbuf_free(value);
+        strbuf_free(matched);
+        return -1;
     }
     ex->path[ex->depth++] = addr;
     target = strbuf_new(64);
@@ -251,6 +467,8 @@ static int cleanup_expand_one(cleanup_expand *ex, const char *addr)
 
             cleanup_addr_qualify(ex->st->cfg, t, target);
             mem_free(t);
+            if (ex->st->cfg->propagate & CLEANUP_PROP_VIRTUAL)
+                cleanup_addr_propagate(ex->st->cfg, addr, strbuf_str(matched), target);
         }
         for (ancestor = 0, i = 0; i < ex->depth; i++)
             if (str_casecmp(ex->path[i], strbuf_str(target)) == 0)
@@ -267,6 +485,7 @@ static int cleanup_expand_one(cleanup_expand *ex, const char *addr)
     ex->depth--;
     strbuf_free(target);
     strbuf_free(value);
+    strbuf_free(matched);
     return rc;
 }
 
@@ -300,12 +519,15 @@ int     cleanup_addr_recipients(cleanup_state *st)
         if (st->flags & CLEANUP_F_LOCAL)
             cleanup_addr_qualify(st->cfg, r.addr, addr);
         else
-            strbuf_setf(addr, "%s", r.addr);
-        if (cleanup_addr_map11(st, st->cfg->recipient_canonical, addr) < 0
-            || cleanup_addr_map11(st, st->cfg->canonical, addr) < 0) {
+            cleanup_addr_complete(st->cfg, r.addr, NULL, addr);
+        if ((st->cfg->canonical_classes & CLEANUP_CLASS_ENV_RCPT)
+            && (cleanup_addr_map11(st, st->cfg->recipient_canonical, addr) < 0
+                || cleanup_addr_map11(st, st->cfg->canonical, addr) < 0)) {
             rc = -1;
             break;
         }
+        if (st->cfg->masq_classes & CLEANUP_CLASS_ENV_RCPT)
+            cleanup_addr_masquerade(st->cfg, addr);
         if (r.orig == NULL && strcmp(strbuf_str(addr), r.addr) != 0)
             r.orig = r.addr;
         ex.from = &r;

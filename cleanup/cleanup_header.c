@@ -10,16 +10,25 @@
  *     any Resent- field is, and with CLEANUP_F_EXTRACT adds the
  *     addresses of To:, Cc: and Bcc: (Resent-To:, Resent-Cc:,
  *     Resent-Bcc: when the message has Resent- fields) to the
- *     recipients (at most CLEANUP_RCPT_MAX in all, else status 5). 0, or
- *     -1 with the state failed.
+ *     recipients (at most CLEANUP_RCPT_MAX in all, else status 5). Then
+ *     it rewrites every address in From:, Sender:, Reply-To:,
+ *     Return-Receipt-To:, Errors-To: (sender class) and To:, Cc:, Bcc:,
+ *     Apparently-To: (recipient class), and their Resent- forms, with
+ *     cleanup_addr_header in the mode cleanup_addr_header_mode gives:
+ *     only the address text changes (a completed address keeps its
+ *     spelling and gains the missing part; a replaced one is written in
+ *     external form), phrases, comments, groups and folding stay. This
+ *     happens before a queue file exists, so a table failure refuses
+ *     the message (status 4). 0, or -1 with the state failed.
  * cleanup_header_build(st, now)
  *     Sets st->headers to the header block to queue: our Received:
- *     field first, the original fields in order minus those named in
+ *     field first (with "(using <TLS summary>)" and "(Authenticated
+ *     sender: <login>)" when smtpd sent the tls_summary and
+ *     sasl_username attributes), the original fields in order minus those named in
  *     message_drop_headers (default Bcc:, Content-Length:, Resent-Bcc:,
  *     Return-Path:; Bcc: and Resent-Bcc: always with
- *     CLEANUP_F_EXTRACT), with unqualified
- *     addresses in From:, Sender:, Reply-To:, To:, Cc:, Bcc: and their
- *     Resent- forms qualified (local submissions only), then the fields
+ *     CLEANUP_F_EXTRACT), with the address fields as
+ *     cleanup_header_scan rewrote them, then the fields
  *     that are missing: Message-ID:, Date:, From: and, when no To:,
  *     Cc: or (kept) Bcc: is left, "To: undisclosed-recipients:;". Needs
  *     st->queue_id. Sets st->message_id for the log.
@@ -53,11 +62,14 @@
 #define CLEANUP_HEADER_ADDRS    10000
 #define CLEANUP_TEXT_MAX        255     /* inserted names, after cleaning */
 
-/* Address fields whose unqualified addresses are completed. */
-static const char *const cleanup_addr_fields[] = {
-    "From", "Sender", "Reply-To", "To", "Cc", "Bcc",
-    "Resent-From", "Resent-Sender", "Resent-Reply-To", "Resent-To",
-    "Resent-Cc", "Resent-Bcc", NULL
+/* Address fields rewritten as sender addresses (canonical_classes
+ * header_sender) and as recipient addresses (header_recipient). */
+static const char *const cleanup_sender_fields[] = {
+    "From", "Sender", "Reply-To", "Return-Receipt-To", "Errors-To",
+    "Resent-From", "Resent-Sender", "Resent-Reply-To", NULL
+};
+static const char *const cleanup_rcpt_fields[] = {
+    "To", "Cc", "Bcc", "Apparently-To", "Resent-To", "Resent-Cc", "Resent-Bcc", NULL
 };
 
 /* cleanup_header_in: is the field named in a NULL-terminated list */
@@ -109,6 +121,45 @@ static void cleanup_header_extract(cleanup_state *st, const header_field *f)
     hdr_addr_list_free(list);
 }
 
+static int cleanup_header_rewrite(cleanup_state *st, const header_field *f, int class,
+                                  int mode, strbuf *out);
+
+/* cleanup_header_addresses: rewrite the address fields now, before a
+ * queue file exists, so that a table failure can still refuse the
+ * message; cleanup_header_build uses the results. 0 or -1 (failed). */
+static int cleanup_header_addresses(cleanup_state *st)
+{
+    const header_block *hb = st->hb;
+    int     mode = cleanup_addr_header_mode(st);
+    strbuf *out;
+    size_t  i;
+    int     class;
+
+    if (mode == CLEANUP_HDR_NONE || hb->count == 0)
+        return 0;
+    st->rewritten = mem_calloc(hb->count, sizeof(*st->rewritten));
+    out = strbuf_new(256);
+    for (i = 0; i < hb->count; i++) {
+        const header_field *f = hb->fields + i;
+
+        if (cleanup_header_in(f, cleanup_sender_fields))
+            class = CLEANUP_CLASS_HDR_SENDER;
+        else if (cleanup_header_in(f, cleanup_rcpt_fields))
+            class = CLEANUP_CLASS_HDR_RCPT;
+        else
+            continue;
+        strbuf_reset(out);
+        if (cleanup_header_rewrite(st, f, class, mode, out) < 0) {
+            strbuf_free(out);
+            return -1;
+        }
+        if (out->len != f->len || memcmp(out->data, f->text, f->len) != 0)
+            st->rewritten[i] = mem_strdup(strbuf_str(out));
+    }
+    strbuf_free(out);
+    return 0;
+}
+
 /* cleanup_header_scan: checks and recipient extraction */
 int     cleanup_header_scan(cleanup_state *st)
 {
@@ -155,6 +206,8 @@ int     cleanup_header_scan(cleanup_state *st)
         for (i = 0; i < hb->count && st->status == 0; i++)
             if (cleanup_header_in(hb->fields + i, st->resent ? rdest : dest))
                 cleanup_header_extract(st, hb->fields + i);
+    if (st->status == 0)
+        (void) cleanup_header_addresses(st);
     return st->status == 0 ? 0 : -1;
 }
 
@@ -220,8 +273,10 @@ void    cleanup_header_phrase(const char *name, strbuf *out)
     strbuf_free(clean);
 }
 
-/* cleanup_header_qualify: copy a field, completing unqualified addresses */
-static void cleanup_header_qualify(cleanup_state *st, const header_field *f)
+/* cleanup_header_rewrite: copy an address field, rewriting each address
+ * (cleanup_addr_header) and keeping phrases, comments and folding */
+static int cleanup_header_rewrite(cleanup_state *st, const header_field *f, int class,
+                                  int mode, strbuf *out)
 {
     const char *val;
     size_t  len;
@@ -229,32 +284,43 @@ static void cleanup_header_qualify(cleanup_state *st, const header_field *f)
     size_t  i;
     hdr_addr_list *list;
     strbuf *full = strbuf_new(64);
+    strbuf *ext = strbuf_new(64);
+    int     rc = 0;
 
     header_raw_value(f, &val, &len);
     list = hdr_addr_parse(val, len, CLEANUP_HEADER_ADDRS, ADDR_F_LOCAL_OK);
-    strbuf_append(st->headers, f->text, (size_t) (val - f->text));
-    for (i = 0; i < list->count; i++) {
+    strbuf_append(out, f->text, (size_t) (val - f->text));
+    for (i = 0; rc == 0 && i < list->count; i++) {
         const hdr_addr_item *it = list->items + i;
-        const char *qualified;
+        const char *old = it->addr;
+        size_t  olen = strlen(old);
 
         if ((it->flags & HDR_ADDR_INVALID) || it->end > len || it->start < pos
-            || *it->addr == 0)
+            || it->start > it->end || *old == 0)
             continue;
-        cleanup_addr_qualify(st->cfg, it->addr, full);
-        if (strcmp(strbuf_str(full), it->addr) == 0)
+        if (cleanup_addr_header(st, class, mode, old, full) < 0) {
+            rc = -1;
+            break;
+        }
+        if (strcmp(strbuf_str(full), old) == 0 || strpbrk(strbuf_str(full), "\r\n"))
             continue;
-        /* Keep the text as written and add only the missing part. */
-        if (strncmp(strbuf_str(full), it->addr, strlen(it->addr)) != 0)
-            continue;
-        qualified = strbuf_str(full) + strlen(it->addr);
-        strbuf_append(st->headers, val + pos, it->end - pos);
-        strbuf_puts(st->headers, qualified);
+        if (strncmp(strbuf_str(full), old, olen) == 0) {
+            /* Only completed: keep the text as written, add the rest. */
+            strbuf_append(out, val + pos, it->end - pos);
+            strbuf_puts(out, strbuf_str(full) + olen);
+        } else {
+            if (addr_internal_to_external(strbuf_str(full), ext) < 0)
+                continue;
+            strbuf_append(out, val + pos, it->start - pos);
+            strbuf_puts(out, strbuf_str(ext));
+        }
         pos = it->end;
     }
-    strbuf_append(st->headers, val + pos, len - pos);
-    strbuf_putc(st->headers, '\n');
+    strbuf_append(out, val + pos, len - pos);
     hdr_addr_list_free(list);
     strbuf_free(full);
+    strbuf_free(ext);
+    return rc;
 }
 
 /* cleanup_header_received: our Received: field */
@@ -272,6 +338,15 @@ static void cleanup_header_received(cleanup_state *st, const char *date)
         cleanup_header_clean(st->client_addr ? st->client_addr : "unknown", c);
         strbuf_printf(st->headers, "from %s (%s [%s])\n\t", strbuf_str(a),
                       strbuf_str(b), strbuf_str(c));
+        if (st->tls_summary != NULL) {
+            cleanup_header_clean(st->tls_summary, a);
+            strbuf_printf(st->headers, "(using %s)\n\t", strbuf_str(a));
+        }
+        if (st->sasl_username != NULL) {
+            cleanup_header_clean(st->sasl_username, a);
+            strbuf_printf(st->headers, "(Authenticated sender: %s)\n\t",
+                          strbuf_str(a));
+        }
         cleanup_header_clean(st->client_proto ? st->client_proto : "SMTP", a);
         strbuf_printf(st->headers, "by %s (Postern) with %s id %s;\n\t%s\n",
                       st->cfg->myhostname, strbuf_str(a),
@@ -307,8 +382,9 @@ void    cleanup_header_build(cleanup_state *st, long now)
 
         if (cleanup_header_dropped(st, f))
             continue;
-        if ((st->flags & CLEANUP_F_LOCAL) && cleanup_header_in(f, cleanup_addr_fields)) {
-            cleanup_header_qualify(st, f);
+        if (st->rewritten != NULL && st->rewritten[i] != NULL) {
+            strbuf_puts(st->headers, st->rewritten[i]);
+            strbuf_putc(st->headers, '\n');
             continue;
         }
         strbuf_append(st->headers, f->text, f->len);

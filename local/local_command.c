@@ -176,9 +176,9 @@ static void local_command_child(const char *shell, const char *command,
 /* local_command_run: deliver to a command. */
 int     local_command_run(const char *shell, const char *command,
                           const local_cmd_vars *vars, const recip_priv_id *id,
-                          const char *cwd, local_content *c,
-                          const local_copy_args *args, long time_limit,
-                          local_result *res)
+                          const char *cwd, mailbox_content *c,
+                          const mailbox_copy_args *args, long time_limit,
+                          mailbox_result *res)
 {
     strbuf *err = strbuf_new(128);
     char  **env = local_command_env(vars);
@@ -199,12 +199,12 @@ int     local_command_run(const char *shell, const char *command,
         shell = "/bin/sh";
     out_fd = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
     if (out_fd < 0) {
-        local_result_set(res, 4, "4.3.0", "cannot create a file for command output: %s",
+        mailbox_result_set(res, 4, "4.3.0", "cannot create a file for command output: %s",
                          strerror(errno));
         goto out;
     }
     if (pipe2(pipefd, O_CLOEXEC) < 0) {
-        local_result_set(res, 4, "4.3.0", "pipe: %s", strerror(errno));
+        mailbox_result_set(res, 4, "4.3.0", "pipe: %s", strerror(errno));
         (void) close(out_fd);
         goto out;
     }
@@ -213,7 +213,7 @@ int     local_command_run(const char *shell, const char *command,
     sigemptyset(&sa.sa_mask);
     (void) sigaction(SIGPIPE, &sa, &old_pipe);
     if ((pid = fork()) < 0) {
-        local_result_set(res, 4, "4.3.0", "fork: %s", strerror(errno));
+        mailbox_result_set(res, 4, "4.3.0", "fork: %s", strerror(errno));
         (void) close(pipefd[0]);
         (void) close(pipefd[1]);
         (void) close(out_fd);
@@ -231,7 +231,7 @@ int     local_command_run(const char *shell, const char *command,
     sa.sa_handler = local_command_alarm;
     (void) sigaction(SIGALRM, &sa, &old_alrm);
     (void) alarm((unsigned) (time_limit > 0 ? time_limit : 1));
-    rc = local_copy(pipefd[1], c, args, 0, err);
+    rc = mailbox_copy(pipefd[1], c, args, 0, err);
     (void) close(pipefd[1]);
     while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
         ;
@@ -254,16 +254,16 @@ int     local_command_run(const char *shell, const char *command,
         out[--n] = 0;
     status = local_command_status(ws, local_command_expired, dsn, sizeof(dsn));
     if (local_command_expired) {
-        local_result_set(res, status, dsn, "Command time limit exceeded: \"%s\"", command);
+        mailbox_result_set(res, status, dsn, "Command time limit exceeded: \"%s\"", command);
     } else if (rc == -2) {
-        local_result_set(res, 4, "4.3.0", "cannot read message: %s", strbuf_str(err));
+        mailbox_result_set(res, 4, "4.3.0", "cannot read message: %s", strbuf_str(err));
     } else if (status == 0) {
-        local_result_set(res, 0, dsn, "delivered to command: %s", command);
+        mailbox_result_set(res, 0, dsn, "delivered to command: %s", command);
     } else if (WIFSIGNALED(ws)) {
-        local_result_set(res, status, dsn, "Command died with signal %d: \"%s\"%s%s",
+        mailbox_result_set(res, status, dsn, "Command died with signal %d: \"%s\"%s%s",
                          WTERMSIG(ws), command, *out ? ". Command output: " : "", out);
     } else {
-        local_result_set(res, status, dsn, "Command died with status %d: \"%s\"%s%s",
+        mailbox_result_set(res, status, dsn, "Command died with status %d: \"%s\"%s%s",
                          WEXITSTATUS(ws), command, *out ? ". Command output: " : "", out);
     }
 out:

@@ -79,9 +79,9 @@ struct local_state {
     htable *path;                       /* expansion path, lower case */
     size_t  ndest;
     int     nsent;
-    local_result *res;                  /* aggregate */
+    mailbox_result *res;                /* aggregate */
     int     have_failure;
-    local_result one;                   /* one destination */
+    mailbox_result one;                 /* one destination */
 };
 
 /* One branch of the expansion. */
@@ -96,24 +96,24 @@ struct local_branch {
 };
 
 /* local_record: fold one destination's outcome into the aggregate. */
-static void local_record(struct local_state *st, const local_result *one)
+static void local_record(struct local_state *st, const mailbox_result *one)
 {
-    local_result *res = st->res;
+    mailbox_result *res = st->res;
 
     if (one->status == 0) {
         if (st->nsent++ == 0 && !st->have_failure)
-            local_result_set(res, 0, one->dsn, "%s", strbuf_str(one->reason));
+            mailbox_result_set(res, 0, one->dsn, "%s", strbuf_str(one->reason));
         return;
     }
     if (!st->have_failure || (one->status == 4 && res->status != 4)) {
-        local_result_set(res, one->status, one->dsn, "%s", strbuf_str(one->reason));
+        mailbox_result_set(res, one->status, one->dsn, "%s", strbuf_str(one->reason));
         st->have_failure = 1;
     }
 }
 
 /* local_fail: record a failure. */
 #define local_fail(st, status, dsn, ...) do { \
-        local_result_set(&(st)->one, (status), (dsn), __VA_ARGS__); \
+        mailbox_result_set(&(st)->one, (status), (dsn), __VA_ARGS__); \
         local_record((st), &(st)->one); \
     } while (0)
 
@@ -143,7 +143,7 @@ static recip_priv_id local_safe_ids(const local_config *cfg, const recip_priv_id
 
 /* local_copy_args_for: what to write around a copy for one class. */
 static void local_copy_args_for(struct local_state *st, const struct local_branch *br,
-                                int what, local_copy_args *a)
+                                int what, mailbox_copy_args *a)
 {
     memset(a, 0, sizeof(*a));
     a->sender = br->sender;
@@ -175,7 +175,7 @@ static void local_addr(struct local_state *st, const struct local_branch *br,
 static void local_to_command(struct local_state *st, const struct local_branch *br,
                              const char *command)
 {
-    local_copy_args a;
+    mailbox_copy_args a;
     local_cmd_vars v;
     recip_priv_id id = local_safe_ids(st->cfg, &br->priv);
 
@@ -201,7 +201,7 @@ static void local_to_command(struct local_state *st, const struct local_branch *
 static void local_to_file(struct local_state *st, const struct local_branch *br,
                           const char *path)
 {
-    local_copy_args a;
+    mailbox_copy_args a;
     recip_priv_id id = local_safe_ids(st->cfg, &br->priv);
     strbuf *err = strbuf_new(64);
     size_t  n = strlen(path);
@@ -220,16 +220,16 @@ static void local_to_file(struct local_state *st, const struct local_branch *br,
     if (n > 1 && path[n - 1] == '/') {
         char   *dir = mem_strndup(path, n - 1);
 
-        (void) local_maildir_deliver(dir, st->msg->content, &a, &st->one);
+        (void) mailbox_maildir_deliver(AT_FDCWD, dir, st->msg->content, &a, 0, &st->one);
         mem_free(dir);
     } else {
         a.mbox = 1;
-        (void) local_mbox_deliver(path, st->msg->content, &a, st->cfg->lock_flags, NULL,
-                                 &st->one);
+        (void) mailbox_mbox_deliver(AT_FDCWD, path, st->msg->content, &a,
+                                    st->cfg->lock_flags, NULL, &st->one);
     }
     recip_priv_leave();
     if (st->one.status == 0)
-        local_result_set(&st->one, 0, "2.0.0", "delivered to file: %s", path);
+        mailbox_result_set(&st->one, 0, "2.0.0", "delivered to file: %s", path);
     local_record(st, &st->one);
     strbuf_free(err);
 }
@@ -359,7 +359,7 @@ static void local_forward_remote(struct local_state *st, const struct local_bran
     strbuf *err = strbuf_new(64);
     strbuf *id = strbuf_new(32);
     strbuf *piece = strbuf_new(1024);
-    local_content *c = st->msg->content;
+    mailbox_content *c = st->msg->content;
     int     rc;
     int     crc;
 
@@ -392,11 +392,12 @@ static void local_forward_remote(struct local_state *st, const struct local_bran
     rc = rc == 0 ? cleanup_finish(cl, id, err) : -1;
     cl = cleanup_close(cl);
     if (rc == 0)
-        local_result_set(&st->one, 0, "2.0.0", "forwarded as %s", strbuf_str(id));
+        mailbox_result_set(&st->one, 0, "2.0.0", "forwarded as %s", strbuf_str(id));
     else if (rc == 5)
-        local_result_set(&st->one, 5, "5.3.0", "forward to %s refused: %s", addr, strbuf_str(err));
+        mailbox_result_set(&st->one, 5, "5.3.0", "forward to %s refused: %s", addr,
+                           strbuf_str(err));
     else
-        local_result_set(&st->one, 4, "4.3.0", "cannot forward to %s: %s", addr,
+        mailbox_result_set(&st->one, 4, "4.3.0", "cannot forward to %s: %s", addr,
                          err->len ? strbuf_str(err) : "cleanup failed");
     local_record(st, &st->one);
 out:
@@ -411,7 +412,7 @@ static void local_mailbox(struct local_state *st, const struct local_branch *br,
                           const char *ext, const char *domain)
 {
     const local_config *cfg = st->cfg;
-    local_copy_args a;
+    mailbox_copy_args a;
     strbuf *path = strbuf_new(256);
     strbuf *err = strbuf_new(64);
 
@@ -449,12 +450,13 @@ static void local_mailbox(struct local_state *st, const struct local_branch *br,
     } else {
         /* The spool directory is not writable by users (root:mail 2775
          * on most systems): file and lock are handled as root, and the
-         * mailbox belongs to the user (local_mbox.c checks that). */
+         * mailbox belongs to the user (mailbox_mbox_deliver checks). */
         (void) strbuf_printf(path, "%s/%s", cfg->spool_dir, pw->pw_name);
         a.mbox = 1;
         a.limit = cfg->mailbox_size_limit;
-        (void) local_mbox_deliver(path->data, st->msg->content, &a, cfg->lock_flags,
-                                  recip_priv_privileged() ? uid : NULL, &st->one);
+        (void) mailbox_mbox_deliver(AT_FDCWD, path->data, st->msg->content, &a,
+                                    cfg->lock_flags, recip_priv_privileged() ? uid : NULL,
+                                    &st->one);
         local_record(st, &st->one);
         goto out;
     }
@@ -464,12 +466,12 @@ static void local_mailbox(struct local_state *st, const struct local_branch *br,
     }
     if (path->len > 1 && path->data[path->len - 1] == '/') {
         strbuf_truncate(path, path->len - 1);
-        (void) local_maildir_deliver(path->data, st->msg->content, &a, &st->one);
+        (void) mailbox_maildir_deliver(AT_FDCWD, path->data, st->msg->content, &a, 0, &st->one);
     } else {
         a.mbox = 1;
         a.limit = cfg->mailbox_size_limit;
-        (void) local_mbox_deliver(path->data, st->msg->content, &a, cfg->lock_flags, NULL,
-                                  &st->one);
+        (void) mailbox_mbox_deliver(AT_FDCWD, path->data, st->msg->content, &a,
+                                    cfg->lock_flags, NULL, &st->one);
     }
     recip_priv_leave();
     local_record(st, &st->one);
@@ -700,7 +702,7 @@ out:
 
 /* local_deliver_rcpt: deliver the message to one recipient. */
 int     local_deliver_rcpt(const local_config *cfg, local_message *msg,
-                           const char *rcpt, const char *orig, local_result *res)
+                           const char *rcpt, const char *orig, mailbox_result *res)
 {
     struct local_state st;
     struct local_branch br;
@@ -714,11 +716,11 @@ int     local_deliver_rcpt(const local_config *cfg, local_message *msg,
     st.path = htable_new(16);
     st.res = res;
     st.one.reason = strbuf_new(128);
-    local_result_set(res, 5, "5.1.1", "no destination for %s", rcpt);
+    mailbox_result_set(res, 5, "5.1.1", "no destination for %s", rcpt);
     (void) strbuf_puts(lower, rcpt);
     str_lower(lower->data);
     if (msg->delivered_to && htable_has(msg->delivered_to, lower->data)) {
-        local_result_set(res, 5, "5.4.6", "mail forwarding loop for %s", rcpt);
+        mailbox_result_set(res, 5, "5.4.6", "mail forwarding loop for %s", rcpt);
     } else {
         memset(&br, 0, sizeof(br));
         br.sender = msg->sender;

@@ -16,7 +16,8 @@
  * EX_NOUSER for a bad recipient address or none at all; EX_DATAERR for
  * a message over message_size_limit or refused by postdrop;
  * EX_TEMPFAIL when postdrop failed for another reason; EX_UNAVAILABLE
- * for modes that are not available (-bd, -bv, mailq without access).
+ * for modes that are not available (-bd, mailq without access).
+ * -bv prints a report of where each address resolves (sendmail_verify.c).
  *
  * Options accepted and ignored (logged with -v): -G -m -n -U -h N -L
  * label -O opt=value -p proto -X file, and every -oX except -oi.
@@ -48,7 +49,6 @@
 #include "stream.h"
 #include "strbuf.h"
 #include "strutil.h"
-#include "trigger.h"
 
 #define SENDMAIL_LINE_MAX   65536       /* bytes per content piece */
 #define SENDMAIL_RCPT_MAX   100000      /* command-line recipients */
@@ -282,23 +282,6 @@ static int sendmail_deliver(sendmail_env *env, int ignore_dots)
     return EX_OK;
 }
 
-/* sendmail_flush: -q: ask qmgr to try every queued message now. */
-static int sendmail_flush(void)
-{
-    char    trig = TRIGGER_FLUSH;
-    char   *path = str_concat(param_str(PARAM_QUEUE_DIRECTORY), "/",
-                              TRIGGER_QMGR_PATH, (char *) NULL);
-    int     rc = trigger_send(path, &trig, 1, TRIGGER_TIMEOUT_MS);
-
-    mem_free(path);
-    if (rc < 0) {
-        fprintf(stderr, "sendmail: cannot flush the queue: the mail system "
-                "is not running\n");
-        return EX_UNAVAILABLE;
-    }
-    return EX_OK;
-}
-
 /* sendmail_opt_arg: the value of an option: rest of the word or next. */
 static const char *sendmail_opt_arg(int argc, char **argv, int *i, const char *p)
 {
@@ -359,6 +342,7 @@ int     main(int argc, char **argv)
     sendmail_env env;
     const char *cli_dir = NULL, *sender = NULL, *body = NULL, *ret = NULL;
     const char *notify = NULL;
+    const char *flush_site = NULL;
     strbuf *err = strbuf_new(128);
     strbuf *internal = strbuf_new(64);
     char   *config = NULL;
@@ -442,8 +426,13 @@ int     main(int argc, char **argv)
                 usage("unknown option");
             break;
         case 'q':
-            /* -q, -qTIME, -qRsite, -qSsender...: all mean "flush". */
+            /* -q and -qTIME flush everything, -qRsite (or -qR site) one
+             * site; -qI, -qS... are taken as a full flush. */
             mode = SENDMAIL_MODE_FLUSH;
+            if (p[1] == 'R')
+                flush_site = p[2] ? p + 2 : (i + 1 < argc ? argv[++i] : NULL);
+            if (p[1] == 'R' && (flush_site == NULL || *flush_site == 0))
+                usage("-qR needs a site name");
             break;
         case 'o':
             if (p[1] == 0)
@@ -499,17 +488,16 @@ int     main(int argc, char **argv)
 
     switch (mode) {
     case SENDMAIL_MODE_MAILQ:
-        return sendmail_mailq();
+        return sendmail_mailq(env.config_dir);
     case SENDMAIL_MODE_NEWALIASES:
         return sendmail_newaliases(0);
     case SENDMAIL_MODE_FLUSH:
-        return sendmail_flush();
+        return sendmail_flush(env.config_dir, flush_site);
     case SENDMAIL_MODE_DAEMON:
         sendmail_fatal(EX_UNAVAILABLE, "daemon mode is not supported: "
                        "start the mail system with \"postern start\"");
     case SENDMAIL_MODE_VERIFY:
-        sendmail_fatal(EX_UNAVAILABLE, "address verification (-bv) is not "
-                       "available yet");
+        return sendmail_verify(argc - i, argv + i, stdout);
     default:
         break;
     }

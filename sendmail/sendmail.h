@@ -1,12 +1,14 @@
 /*
  * sendmail: private interfaces between the parts of the sendmail command
  * (sendmail.c: command line and modes; sendmail_submit.c: the pipe to
- * postdrop; sendmail_smtp.c: -bs; sendmail_queue.c: -bp and -bi).
+ * postdrop; sendmail_smtp.c: -bs; sendmail_queue.c: -bp and -bi;
+ * sendmail_verify.c: -bv).
  */
 #ifndef POSTERN_SENDMAIL_H
 #define POSTERN_SENDMAIL_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "qfile.h"
@@ -41,7 +43,9 @@ void    sendmail_submit_abort(sendmail_submit *sub);
 
 int     sendmail_add_rcpts(sendmail_env *env, const char *arg, strbuf *err);
 int     sendmail_smtp(sendmail_env *env);
-int     sendmail_mailq(void);
+int     sendmail_mailq(const char *config_dir);
+int     sendmail_flush(const char *config_dir, const char *site);
 int     sendmail_newaliases(int flags);
+int     sendmail_verify(int argc, char **argv, FILE *out);
 
 #endif

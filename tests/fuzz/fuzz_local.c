@@ -10,7 +10,8 @@
  *   - the mbox copy of the input (as a message) has no line starting
  *     with "From " except its first, the copy ends in an empty line, and
  *     the Maildir-style copy (no quoting) reproduces the input lines.
- * The local/ sources are compiled in (they are not in libpostern).
+ * The local/ sources are compiled in (they are not in libpostern); the
+ * mailbox writers come from lib/mail/mailbox.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -27,13 +28,12 @@
 #include <unistd.h>
 
 #include "fileio.h"
+#include "mailbox.h"
 #include "htable.h"
 #include "mem.h"
 #include "strbuf.h"
 
 #include "../../local/local_alias.c"
-#include "../../local/local_content.c"
-#include "../../local/local_copy.c"
 
 int     LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -45,9 +45,9 @@ static void fuzz_check(int ok)
 }
 
 /* fuzz_copy: write one copy into a memory file and read it back. */
-static strbuf *fuzz_copy(local_content *c, int mbox)
+static strbuf *fuzz_copy(mailbox_content *c, int mbox)
 {
-    local_copy_args a;
+    mailbox_copy_args a;
     strbuf *err = strbuf_new(64);
     strbuf *out = strbuf_new(256);
     struct stat st;
@@ -57,7 +57,7 @@ static strbuf *fuzz_copy(local_content *c, int mbox)
     memset(&a, 0, sizeof(a));
     a.sender = "s@x";
     a.mbox = mbox;
-    fuzz_check(local_copy(fd, c, &a, 0, err) == 0);
+    fuzz_check(mailbox_copy(fd, c, &a, 0, err) == 0);
     fuzz_check(fstat(fd, &st) == 0);
     (void) strbuf_reserve(out, (size_t) st.st_size + 1);
     fuzz_check(fileio_pread_full(fd, out->data, (size_t) st.st_size, 0) == 0);
@@ -76,7 +76,7 @@ int     LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t  n;
     size_t  i;
     htable *set = htable_new(4);
-    local_content c;
+    mailbox_content c;
     strbuf *err = strbuf_new(64);
     strbuf *copy;
     const char **keys;
@@ -95,8 +95,8 @@ int     LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     local_alias_free(items, n);
 
     /* Delivered-To scan */
-    local_content_mem(&c, text, len);
-    fuzz_check(local_content_headers(&c, set, err) == 0);
+    mailbox_content_mem(&c, text, len);
+    fuzz_check(mailbox_content_headers(&c, set, err) == 0);
     keys = htable_keys(set, &n);
     for (i = 0; i < n; i++) {
         for (p = keys[i]; *p; p++) {
@@ -123,7 +123,7 @@ int     LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_check(copy->len == len && memcmp(copy->data, text, len) == 0);
     strbuf_free(copy);
 
-    local_content_mem_free(&c);
+    mailbox_content_mem_free(&c);
     htable_free(set, NULL);
     strbuf_free(err);
     mem_free(text);

@@ -31,9 +31,6 @@
 #include "testlib.h"
 
 #include "../../local/local_command.c"
-#include "../../local/local_content.c"
-#include "../../local/local_copy.c"
-#include "../../local/local_result.c"
 
 static char tmpdir[64];
 
@@ -121,10 +118,10 @@ static void test_status_map(void **state)
 
 /* run: run command with the message text; returns the status. */
 static int run(const char *command, const char *text, long limit,
-               const recip_priv_id *id, local_result *res)
+               const recip_priv_id *id, mailbox_result *res)
 {
-    local_content c;
-    local_copy_args a;
+    mailbox_content c;
+    mailbox_copy_args a;
     local_cmd_vars v;
     int     rc;
 
@@ -138,9 +135,9 @@ static int run(const char *command, const char *text, long limit,
     v.recipient = "r@example.com";
     v.sender = "s@example.org";
     v.extension = "ext";
-    local_content_mem(&c, text, strlen(text));
+    mailbox_content_mem(&c, text, strlen(text));
     rc = local_command_run(NULL, command, &v, id, tmpdir, &c, &a, limit, res);
-    local_content_mem_free(&c);
+    mailbox_content_mem_free(&c);
     return rc;
 }
 
@@ -157,7 +154,7 @@ static recip_priv_id self_id(void)
 static void test_run_input_and_env(void **state)
 {
     recip_priv_id id = self_id();
-    local_result res;
+    mailbox_result res;
     strbuf *cmd = strbuf_new(128);
     strbuf *path = strbuf_new(64);
     strbuf *got = strbuf_new(64);
@@ -191,7 +188,7 @@ static void test_run_input_and_env(void **state)
 static void test_run_failures(void **state)
 {
     recip_priv_id id = self_id();
-    local_result res;
+    mailbox_result res;
 
     (void) state;
     res.reason = strbuf_new(64);
@@ -213,7 +210,7 @@ static void test_run_failures(void **state)
 static void test_run_time_limit(void **state)
 {
     recip_priv_id id = self_id();
-    local_result res;
+    mailbox_result res;
     strbuf *big = strbuf_new(1 << 20);
     time_t  start = time(NULL);
     int     i;
@@ -237,7 +234,7 @@ static void test_run_time_limit(void **state)
 static void test_run_as_user(void **state)
 {
     recip_priv_id id;
-    local_result res;
+    mailbox_result res;
     strbuf *cmd = strbuf_new(128);
     strbuf *path = strbuf_new(64);
     strbuf *got = strbuf_new(64);

@@ -37,13 +37,8 @@
 
 #include "../../local/local_alias.c"
 #include "../../local/local_command.c"
-#include "../../local/local_content.c"
-#include "../../local/local_copy.c"
 #include "../../local/local_deliver.c"
 #include "../../local/local_expand.c"
-#include "../../local/local_maildir.c"
-#include "../../local/local_mbox.c"
-#include "../../local/local_result.c"
 
 static char tmpdir[64];
 static local_config conf;
@@ -94,7 +89,7 @@ static int setup(void **state)
     conf.command_classes = LOCAL_CLASS_ALIAS | LOCAL_CLASS_FORWARD | LOCAL_CLASS_INCLUDE;
     conf.file_classes = LOCAL_CLASS_ALIAS | LOCAL_CLASS_FORWARD | LOCAL_CLASS_INCLUDE;
     conf.delivered_classes = LOCAL_CLASS_COMMAND | LOCAL_CLASS_FILE | LOCAL_CLASS_FORWARD;
-    conf.lock_flags = LOCAL_LOCK_FCNTL | LOCAL_LOCK_DOTLOCK;
+    conf.lock_flags = MAILBOX_LOCK_FCNTL | MAILBOX_LOCK_DOTLOCK;
     conf.mailbox_size_limit = 0;
     conf.command_time_limit = 10;
     if (recip_priv_lookup(other, &conf.default_privs, err) != 0)
@@ -142,9 +137,9 @@ static int wipe(void **state)
 }
 
 /* deliver: one recipient of a small message. */
-static int deliver(const char *rcpt, const char *text, local_result *res)
+static int deliver(const char *rcpt, const char *text, mailbox_result *res)
 {
-    local_content c;
+    mailbox_content c;
     local_message msg;
     strbuf *err = strbuf_new(16);
     int     rc;
@@ -157,10 +152,10 @@ static int deliver(const char *rcpt, const char *text, local_result *res)
     msg.arrival_time = 1000000000;
     msg.content = &c;
     msg.delivered_to = htable_new(4);
-    local_content_mem(&c, text, strlen(text));
-    assert_int_equal(local_content_headers(&c, msg.delivered_to, err), 0);
+    mailbox_content_mem(&c, text, strlen(text));
+    assert_int_equal(mailbox_content_headers(&c, msg.delivered_to, err), 0);
     rc = local_deliver_rcpt(&conf, &msg, rcpt, NULL, res);
-    local_content_mem_free(&c);
+    mailbox_content_mem_free(&c);
     htable_free(msg.delivered_to, NULL);
     strbuf_free(err);
     return rc;
@@ -196,7 +191,7 @@ static int count_of(const char *text, const char *needle)
 
 static void test_plain_and_extension(void **state)
 {
-    local_result res;
+    mailbox_result res;
     strbuf *box;
     uid_t   owner;
 
@@ -218,7 +213,7 @@ static void test_plain_and_extension(void **state)
 
 static void test_unknown_and_luser(void **state)
 {
-    local_result res;
+    mailbox_result res;
     strbuf *box;
 
     (void) state;
@@ -236,7 +231,7 @@ static void test_unknown_and_luser(void **state)
 
 static void test_alias_several_and_owner(void **state)
 {
-    local_result res;
+    mailbox_result res;
     strbuf *a;
     strbuf *b;
     uid_t   owner;
@@ -263,7 +258,7 @@ static void test_alias_several_and_owner(void **state)
 
 static void test_alias_loops(void **state)
 {
-    local_result res;
+    mailbox_result res;
     strbuf *a;
 
     (void) state;
@@ -288,7 +283,7 @@ static void test_alias_loops(void **state)
 
 static void test_alias_file_command_include(void **state)
 {
-    local_result res;
+    mailbox_result res;
     strbuf *f;
     strbuf *want = strbuf_new(16);
     strbuf *path = strbuf_new(64);
@@ -329,7 +324,7 @@ static void test_alias_file_command_include(void **state)
 
 static void test_dot_forward(void **state)
 {
-    local_result res;
+    mailbox_result res;
     strbuf *path = strbuf_new(64);
     strbuf *text = strbuf_new(64);
     strbuf *a;
@@ -375,7 +370,7 @@ static void test_dot_forward(void **state)
 
 static void test_temp_failures(void **state)
 {
-    local_result res;
+    mailbox_result res;
     maps   *saved = conf.aliases;
 
     (void) state;
@@ -394,7 +389,7 @@ static void test_temp_failures(void **state)
 
 static void test_mailbox_command(void **state)
 {
-    local_result res;
+    mailbox_result res;
     strbuf *cmd = strbuf_new(64);
     strbuf *got;
     uid_t   owner;

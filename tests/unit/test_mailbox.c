@@ -1,7 +1,8 @@
 /*
- * Unit tests for the local delivery agent's mailbox writers
- * (local/local_copy.c, local_mbox.c, local_maildir.c, local_content.c).
- * The local/ sources are not in libpostern, so they are compiled in here.
+ * Unit tests for lib/mail/mailbox: the mbox and Maildir writers local
+ * and virtual share (copy format, mbox quoting, locking, size limit,
+ * truncation on error, symlink refusal, owner checks, Maildir layout,
+ * the dirfd-relative forms and MAILBOX_F_NOFOLLOW, Delivered-To scan).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -24,17 +25,15 @@
 #include <cmocka.h>
 
 #include "fileio.h"
+#include "mailbox.h"
 #include "htable.h"
 #include "mem.h"
+#include "param.h"
 #include "recip_priv.h"
 #include "strbuf.h"
+#include "strutil.h"
 #include "testlib.h"
 
-#include "../../local/local_content.c"
-#include "../../local/local_copy.c"
-#include "../../local/local_maildir.c"
-#include "../../local/local_mbox.c"
-#include "../../local/local_result.c"
 
 /* A fresh temporary directory per test. */
 static char tmpdir[64];
@@ -42,7 +41,7 @@ static char tmpdir[64];
 static int setup_dir(void **state)
 {
     (void) state;
-    (void) str_copy(tmpdir, sizeof(tmpdir), "/tmp/test_local_mbox.XXXXXX");
+    (void) str_copy(tmpdir, sizeof(tmpdir), "/tmp/test_mailbox.XXXXXX");
     if (mkdtemp(tmpdir) == NULL)
         return -1;
     testlib_log_reset();
@@ -84,7 +83,7 @@ static void test_quote_needed(void **state)
 
     (void) state;
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-        assert_int_equal(local_mbox_quote_needed(cases[i].line, strlen(cases[i].line)),
+        assert_int_equal(mailbox_quote_needed(cases[i].line, strlen(cases[i].line)),
                          cases[i].want);
 }
 
@@ -93,11 +92,11 @@ static void test_from_line(void **state)
     strbuf *sb = strbuf_new(64);
 
     (void) state;
-    local_mbox_from_line(sb, "", 0);
+    mailbox_from_line(sb, "", 0);
     assert_true(strncmp(sb->data, "From MAILER-DAEMON  ", 20) == 0);
     assert_int_equal(sb->data[sb->len - 1], '\n');
     strbuf_reset(sb);
-    local_mbox_from_line(sb, "a@b.example", 86400 * 365);
+    mailbox_from_line(sb, "a@b.example", 86400 * 365);
     assert_true(strncmp(sb->data, "From a@b.example  ", 18) == 0);
     assert_non_null(strstr(sb->data, "1971"));
     strbuf_free(sb);
@@ -107,10 +106,10 @@ static void test_from_line(void **state)
 static const recip_priv_id *owner;      /* NULL, or as the test sets */
 
 static int deliver_text(const char *path, const char *text, const char *sender,
-                        off_t limit, local_result *res)
+                        off_t limit, mailbox_result *res)
 {
-    local_content c;
-    local_copy_args a;
+    mailbox_content c;
+    mailbox_copy_args a;
     int     rc;
 
     memset(&a, 0, sizeof(a));
@@ -120,9 +119,9 @@ static int deliver_text(const char *path, const char *text, const char *sender,
     a.mbox = 1;
     a.arrival_time = 1000000000;
     a.limit = limit;
-    local_content_mem(&c, text, strlen(text));
-    rc = local_mbox_deliver(path, &c, &a, LOCAL_LOCK_FCNTL | LOCAL_LOCK_DOTLOCK, owner, res);
-    local_content_mem_free(&c);
+    mailbox_content_mem(&c, text, strlen(text));
+    rc = mailbox_mbox_deliver(AT_FDCWD, path, &c, &a, MAILBOX_LOCK_FCNTL | MAILBOX_LOCK_DOTLOCK, owner, res);
+    mailbox_content_mem_free(&c);
     return rc;
 }
 
@@ -135,7 +134,7 @@ static void test_mbox_quoting_exact(void **state)
         "Subject: x\n\n>From here\n>>From there\nFromage\n  From no\nlast\n\n";
     strbuf *path = strbuf_new(64);
     strbuf *got;
-    local_result res;
+    mailbox_result res;
     char   *nl;
 
     (void) state;
@@ -160,7 +159,7 @@ static void test_mbox_append_two(void **state)
 {
     strbuf *path = strbuf_new(64);
     strbuf *got;
-    local_result res;
+    mailbox_result res;
     struct stat st;
 
     (void) state;
@@ -184,7 +183,7 @@ static void test_mbox_size_limit(void **state)
     strbuf *path = strbuf_new(64);
     strbuf *before;
     strbuf *after;
-    local_result res;
+    mailbox_result res;
 
     (void) state;
     res.reason = strbuf_new(64);
@@ -212,7 +211,7 @@ static void test_mbox_write_error_truncates(void **state)
     strbuf *big = strbuf_new(300000);
     struct rlimit old;
     struct rlimit lim;
-    local_result res;
+    mailbox_result res;
     int     i;
 
     (void) state;
@@ -247,7 +246,7 @@ static void test_mbox_refuses_symlink(void **state)
 {
     strbuf *path = strbuf_new(64);
     strbuf *target = strbuf_new(64);
-    local_result res;
+    mailbox_result res;
 
     (void) state;
     res.reason = strbuf_new(64);
@@ -265,7 +264,7 @@ static void test_mbox_owner(void **state)
 {
     strbuf *path = strbuf_new(64);
     recip_priv_id nobody;
-    local_result res;
+    mailbox_result res;
     struct stat st;
     int     fd;
 
@@ -309,12 +308,12 @@ static void test_dotlock(void **state)
     (void) state;
     (void) strbuf_printf(path, "%s/mbox", tmpdir);
     (void) strbuf_printf(lock, "%s/mbox.lock", tmpdir);
-    assert_int_equal(local_dotlock_acquire(path->data, 0, err), 0);
+    assert_int_equal(mailbox_dotlock_acquire(AT_FDCWD, path->data, 0, err), 0);
     assert_int_equal(access(lock->data, F_OK), 0);
     /* held: a second try fails at once */
-    assert_int_equal(local_dotlock_acquire(path->data, 0, err), -1);
+    assert_int_equal(mailbox_dotlock_acquire(AT_FDCWD, path->data, 0, err), -1);
     assert_non_null(strstr(err->data, "busy"));
-    local_dotlock_release(path->data);
+    mailbox_dotlock_release(AT_FDCWD, path->data);
     assert_int_equal(access(lock->data, F_OK), -1);
     /* stale: taken over, with a warning */
     fd = open(lock->data, O_CREAT | O_WRONLY, 0600);
@@ -322,9 +321,9 @@ static void test_dotlock(void **state)
     close(fd);
     assert_int_equal(utimes(lock->data, old), 0);
     testlib_log_reset();
-    assert_int_equal(local_dotlock_acquire(path->data, 0, err), 0);
+    assert_int_equal(mailbox_dotlock_acquire(AT_FDCWD, path->data, 0, err), 0);
     assert_true(testlib_log_has("stale lock"));
-    local_dotlock_release(path->data);
+    mailbox_dotlock_release(AT_FDCWD, path->data);
     strbuf_free(path);
     strbuf_free(lock);
     strbuf_free(err);
@@ -335,7 +334,7 @@ static void test_maildir_name(void **state)
     strbuf *sb = strbuf_new(64);
 
     (void) state;
-    local_maildir_name(sb, 1700000000, 42, 1234, 7, "host/a:b");
+    mailbox_maildir_name(sb, 1700000000, 42, 1234, 7, "host/a:b");
     assert_string_equal(sb->data, "1700000000.P1234Q7M42.host\\057a\\072b");
     strbuf_free(sb);
 }
@@ -366,9 +365,9 @@ static void test_maildir_deliver(void **state)
     strbuf *sub = strbuf_new(64);
     strbuf *name = strbuf_new(64);
     strbuf *got;
-    local_content c;
-    local_copy_args a;
-    local_result res;
+    mailbox_content c;
+    mailbox_copy_args a;
+    mailbox_result res;
 
     (void) state;
     res.reason = strbuf_new(64);
@@ -377,10 +376,10 @@ static void test_maildir_deliver(void **state)
     a.sender = "s@x";
     a.delivered_to = "u@x";
     a.return_path = 1;
-    local_content_mem(&c, msg, strlen(msg));
-    assert_int_equal(local_maildir_deliver(dir->data, &c, &a, &res), 0);
-    assert_int_equal(local_maildir_deliver(dir->data, &c, &a, &res), 0);
-    local_content_mem_free(&c);
+    mailbox_content_mem(&c, msg, strlen(msg));
+    assert_int_equal(mailbox_maildir_deliver(AT_FDCWD, dir->data, &c, &a, 0, &res), 0);
+    assert_int_equal(mailbox_maildir_deliver(AT_FDCWD, dir->data, &c, &a, 0, &res), 0);
+    mailbox_content_mem_free(&c);
     strbuf_setf(sub, "%s/tmp", dir->data);
     assert_int_equal(count_dir(sub->data, NULL), 0);
     strbuf_setf(sub, "%s/cur", dir->data);
@@ -402,19 +401,145 @@ static void test_delivered_to_scan(void **state)
     const char *msg = "Received: x\nDelivered-To: <A@Example.COM>\n"
         "delivered-to:  b@x \nX: y\n\nDelivered-To: body@x\n";
     htable *set = htable_new(4);
-    local_content c;
+    mailbox_content c;
     strbuf *err = strbuf_new(16);
 
     (void) state;
-    local_content_mem(&c, msg, strlen(msg));
-    assert_int_equal(local_content_headers(&c, set, err), 0);
+    mailbox_content_mem(&c, msg, strlen(msg));
+    assert_int_equal(mailbox_content_headers(&c, set, err), 0);
     assert_true(htable_has(set, "a@example.com"));
     assert_true(htable_has(set, "b@x"));
     assert_false(htable_has(set, "body@x"));
     assert_int_equal(htable_count(set), 2);
-    local_content_mem_free(&c);
+    mailbox_content_mem_free(&c);
     htable_free(set, NULL);
     strbuf_free(err);
+}
+
+/* test_maildir_nofollow: with MAILBOX_F_NOFOLLOW a symlinked Maildir or
+ * subdirectory is refused and nothing is written through it. */
+static void test_maildir_nofollow(void **state)
+{
+    const char *msg = "Subject: s\n\nbody\n";
+    strbuf *p = strbuf_new(64);
+    strbuf *q = strbuf_new(64);
+    mailbox_content c;
+    mailbox_copy_args a;
+    mailbox_result res;
+    int     dfd;
+
+    (void) state;
+    res.reason = strbuf_new(64);
+    memset(&a, 0, sizeof(a));
+    a.sender = "s@x";
+    a.display = "DISPLAY/md";
+    dfd = open(tmpdir, O_RDONLY | O_DIRECTORY);
+    assert_true(dfd >= 0);
+    strbuf_setf(p, "%s/outside", tmpdir);
+    assert_int_equal(mkdir(p->data, 0700), 0);
+    strbuf_setf(q, "%s/md", tmpdir);
+    assert_int_equal(symlink(p->data, q->data), 0);
+    mailbox_content_mem(&c, msg, strlen(msg));
+    assert_int_equal(mailbox_maildir_deliver(dfd, "md", &c, &a, MAILBOX_F_NOFOLLOW, &res), 4);
+    assert_non_null(strstr(res.reason->data, "DISPLAY/md"));
+    strbuf_setf(p, "%s/outside/new", tmpdir);
+    assert_int_equal(access(p->data, F_OK), -1);
+    /* a symlinked new/ inside a real Maildir is refused too */
+    strbuf_setf(q, "%s/real", tmpdir);
+    assert_int_equal(mkdir(q->data, 0700), 0);
+    strbuf_setf(q, "%s/real/new", tmpdir);
+    strbuf_setf(p, "%s/outside", tmpdir);
+    assert_int_equal(symlink(p->data, q->data), 0);
+    assert_int_equal(mailbox_maildir_deliver(dfd, "real", &c, &a, MAILBOX_F_NOFOLLOW, &res), 4);
+    strbuf_setf(p, "%s/outside/new", tmpdir);
+    assert_int_equal(access(p->data, F_OK), -1);
+    /* without the flag (local's home Maildir) the link is followed */
+    assert_int_equal(mailbox_maildir_deliver(dfd, "md", &c, &a, 0, &res), 0);
+    assert_int_equal(count_dir(p->data, NULL), 1);
+    mailbox_content_mem_free(&c);
+    close(dfd);
+    strbuf_free(p);
+    strbuf_free(q);
+    strbuf_free(res.reason);
+}
+
+/* test_mbox_at: mbox delivery relative to a directory descriptor, with a
+ * dot lock made in that directory. */
+static void test_mbox_at(void **state)
+{
+    const char *msg = "Subject: s\n\nbody\n";
+    strbuf *p = strbuf_new(64);
+    strbuf *got;
+    mailbox_content c;
+    mailbox_copy_args a;
+    mailbox_result res;
+    int     dfd;
+
+    (void) state;
+    res.reason = strbuf_new(64);
+    memset(&a, 0, sizeof(a));
+    a.sender = "s@x";
+    a.mbox = 1;
+    dfd = open(tmpdir, O_RDONLY | O_DIRECTORY);
+    assert_true(dfd >= 0);
+    mailbox_content_mem(&c, msg, strlen(msg));
+    assert_int_equal(mailbox_mbox_deliver(dfd, "box", &c, &a, MAILBOX_LOCK_DOTLOCK
+                                          | MAILBOX_LOCK_FCNTL, NULL, &res), 0);
+    mailbox_content_mem_free(&c);
+    strbuf_setf(p, "%s/box", tmpdir);
+    got = read_file(p->data);
+    assert_true(strncmp(got->data, "From s@x  ", 10) == 0);
+    assert_non_null(strstr(got->data, "\nSubject: s\n\nbody\n\n"));
+    strbuf_setf(p, "%s/box.lock", tmpdir);
+    assert_int_equal(access(p->data, F_OK), -1);
+    close(dfd);
+    strbuf_free(got);
+    strbuf_free(p);
+    strbuf_free(res.reason);
+}
+
+static void test_result_set(void **state)
+{
+    mailbox_result res;
+
+    (void) state;
+    res.reason = strbuf_new(16);
+    mailbox_result_set(&res, 5, "5.1.1", "user %s", "x");
+    assert_string_equal(res.dsn, "5.1.1");
+    assert_string_equal(res.reason->data, "user x");
+    mailbox_result_set(&res, 4, "4.0.0.0000000000000000", "long");
+    assert_string_equal(res.dsn, "4.0.0");
+    strbuf_free(res.reason);
+}
+
+/* test_lock_flags: lock lists, flock mapped to fcntl, a bad name is fatal */
+static void test_lock_flags(void **state)
+{
+    static const struct {
+        const char *value;
+        int     flags;
+        const char *log;
+    } cases[] = {
+        {"fcntl", MAILBOX_LOCK_FCNTL, NULL},
+        {"dotlock", MAILBOX_LOCK_DOTLOCK, NULL},
+        {"FCNTL, dotlock", MAILBOX_LOCK_FCNTL | MAILBOX_LOCK_DOTLOCK, NULL},
+        {"flock", MAILBOX_LOCK_FCNTL, "flock is not supported; using fcntl"},
+        {"", 0, NULL},
+    };
+    size_t  i;
+
+    (void) state;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        testlib_log_reset();
+        assert_int_equal(param_override(PARAM_MAILBOX_DELIVERY_LOCK, cases[i].value), 0);
+        assert_int_equal(mailbox_lock_flags(PARAM_MAILBOX_DELIVERY_LOCK), cases[i].flags);
+        if (cases[i].log)
+            assert_true(testlib_log_has(cases[i].log));
+        else
+            assert_false(testlib_log_has("warning"));
+    }
+    assert_int_equal(param_override(PARAM_MAILBOX_DELIVERY_LOCK, "fcntl, posix"), 0);
+    TESTLIB_EXPECT_EXIT(MSG_FATAL, mailbox_lock_flags(PARAM_MAILBOX_DELIVERY_LOCK));
 }
 
 int     main(void)
@@ -432,6 +557,10 @@ int     main(void)
         cmocka_unit_test(test_maildir_name),
         cmocka_unit_test_setup_teardown(test_maildir_deliver, setup_dir, teardown_dir),
         cmocka_unit_test(test_delivered_to_scan),
+        cmocka_unit_test_setup_teardown(test_maildir_nofollow, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_mbox_at, setup_dir, teardown_dir),
+        cmocka_unit_test(test_result_set),
+        cmocka_unit_test(test_lock_flags),
     };
 
     testlib_setup();
