@@ -5,7 +5,8 @@
 #                   fuzz smoke runs, integration tests
 #   make unit       unit tests only;  make integration  integration only
 #   make run        start an unprivileged instance in ./run (see README)
-#   make install    install under $(DESTDIR)$(PREFIX)
+#   make install    install under $(DESTDIR)$(PREFIX) (see README "Install")
+#   make deb        a Debian package in $(BUILD)/ (dpkg-deb only)
 #   make asan       ASan+UBSan build in build-asan/ and the full suite on it
 #   make fuzz       libFuzzer targets (clang) in build-fuzz/, longer runs
 #   make clean      remove every build directory
@@ -16,7 +17,7 @@
 
 BUILD      ?= build
 CC         ?= cc
-PREFIX     ?= /usr/local
+PREFIX     ?= /usr
 DESTDIR    ?=
 PYTHON     ?= /usr/bin/python3
 FUZZ_SECONDS ?= 3
@@ -31,6 +32,8 @@ LDFLAGS    += $(SANFLAGS)
 LDLIBS     +=
 LDLIBS += -ldb -llmdb -lcdb
 LDLIBS += $(shell pkg-config --libs libcares 2>/dev/null || echo -lcares)
+LDLIBS += $(shell pkg-config --libs libssl libcrypto 2>/dev/null || echo -lssl -lcrypto)
+LDLIBS += $(shell pkg-config --libs libsasl2 2>/dev/null || echo -lsasl2)
 DEPFLAGS    = -MMD -MP
 
 # cmocka comes through pkg-config; fall back to the plain library name.
@@ -66,7 +69,7 @@ PROG_BINS  := $(foreach p,$(PROGRAMS),$(BUILD)/bin/$(p))
             $(FUZZ_SRCS:%.c=$(BUILD)/obj/%.o)
 
 .PHONY: all check unit integration style fuzz-smoke run install asan fuzz \
-        clean bench deps
+        clean bench deps deb print-programs
 .DEFAULT_GOAL := all
 
 all: $(LIBPOSTERN) $(PROG_BINS) $(UNIT_BINS)
@@ -163,29 +166,91 @@ run: all
 	else echo "make run: the master and the postern command are not built yet" \
 	    "(they come with the master issue); nothing to run."; fi
 
-bench:
-	@echo "make bench: the benchmarks come with the benchmark issue."
+# make bench: tests/bench/bench.py on a fresh instance of this build;
+# BENCH_SCALE (default 1.0) scales the sizes, BENCH_OUT names the results
+# file, BENCH_SCENARIOS picks some (see tests/bench/RESULTS.md).
+bench: $(LIBPOSTERN) $(PROG_BINS)
+	POSTERN_BUILD=$(abspath $(BUILD)) $(PYTHON) tests/bench/bench.py
 
-sbindir          ?= $(PREFIX)/sbin
-daemon_directory ?= $(PREFIX)/libexec/postern
+# ---------------------------------------------------------------- install
+
+# Installation paths. The directories are also compiled into the programs
+# as the defaults of config_directory, command_directory (= sbindir),
+# daemon_directory, data_directory and queue_directory, so a build always
+# looks where it was installed; $(PATHS_STAMP) remembers the values and
+# rebuilds the objects when they change.
+sbindir           ?= $(PREFIX)/sbin
+daemon_directory  ?= $(PREFIX)/libexec/postern
 manpage_directory ?= $(PREFIX)/share/man
+sample_directory  ?= $(PREFIX)/share/postern
+config_directory  ?= /etc/postern
+queue_directory   ?= /var/spool/postern
+data_directory    ?= /var/lib/postern
+# The host's MTA names and the aliases file (alias_database's default).
+sendmail_path     ?= /usr/sbin/sendmail
+mailq_path        ?= /usr/bin/mailq
+newaliases_path   ?= /usr/bin/newaliases
+alias_file        ?= /etc/aliases
+systemd_unit_directory ?= /lib/systemd/system
+initd_directory   ?= /etc/init.d
+mail_owner        ?= postern
+setgid_group      ?= postdrop
+# yes: replace another MTA's sendmail, mailq and newaliases (kept as
+# NAME.pre-postern). POST_INSTALL: auto (as root with an empty DESTDIR),
+# yes or no. INSTALL_NOBUILD=yes installs what $(BUILD)/bin holds without
+# running the compiler (the tests use it on the integrator's build).
+INSTALL_AS_SYSTEM_MTA ?= no
+POST_INSTALL      ?= auto
+INSTALL_NOBUILD   ?= no
 
-install: all
-	@for p in $(filter-out $(NOINSTALL),$(PROGRAMS)); do \
-	    case " $(COMMANDS) " in *" $$p "*) dir=$(sbindir);; *) dir=$(daemon_directory);; esac; \
-	    install -d "$(DESTDIR)$$dir" && install -m 0755 $(BUILD)/bin/$$p "$(DESTDIR)$$dir/$$p" || exit 1; \
+CPPFLAGS += -DPARAM_CONFIG_DIR_DEFAULT='"$(config_directory)"' \
+            -DPARAM_COMMAND_DIR_DEFAULT='"$(sbindir)"' \
+            -DPARAM_DAEMON_DIR_DEFAULT='"$(daemon_directory)"' \
+            -DPARAM_DATA_DIR_DEFAULT='"$(data_directory)"' \
+            -DPARAM_QUEUE_DIR_DEFAULT='"$(queue_directory)"'
+INSTALL_PATHS := $(config_directory):$(sbindir):$(daemon_directory):$(data_directory):$(queue_directory)
+DEFAULT_INSTALL_PATHS := /etc/postern:/usr/sbin:/usr/libexec/postern:/var/lib/postern:/var/spool/postern
+PATHS_STAMP := $(BUILD)/gen/install-paths
+# A new stamp with the default paths is dated 1970: objects built before
+# the stamp existed were built with those very defaults. INSTALL_NOBUILD
+# compiles nothing, so it leaves the stamp alone.
+$(if $(filter yes,$(INSTALL_NOBUILD)),,$(shell mkdir -p $(BUILD)/gen && if [ ! -f $(PATHS_STAMP) ]; then \
+    echo '$(INSTALL_PATHS)' > $(PATHS_STAMP); \
+    if [ '$(INSTALL_PATHS)' = '$(DEFAULT_INSTALL_PATHS)' ]; then touch -d @0 $(PATHS_STAMP); fi; \
+  else echo '$(INSTALL_PATHS)' | cmp -s - $(PATHS_STAMP) \
+    || echo '$(INSTALL_PATHS)' > $(PATHS_STAMP); fi))
+$(LIB_OBJS) $(foreach p,$(PROGRAMS),$($(p)_OBJS)) $(UNIT_SRCS:%.c=$(BUILD)/obj/%.o): $(PATHS_STAMP)
+
+VERSION_STRING := $(shell cat VERSION 2>/dev/null || git describe --tags --always 2>/dev/null || echo 0.0.0)
+INSTALL_PROGRAMS := $(filter-out $(NOINSTALL),$(PROGRAMS))
+INSTALL_ENV = BUILD='$(BUILD)' PREFIX='$(PREFIX)' \
+    sbindir='$(sbindir)' daemon_directory='$(daemon_directory)' \
+    manpage_directory='$(manpage_directory)' sample_directory='$(sample_directory)' \
+    config_directory='$(config_directory)' queue_directory='$(queue_directory)' \
+    data_directory='$(data_directory)' sendmail_path='$(sendmail_path)' \
+    mailq_path='$(mailq_path)' newaliases_path='$(newaliases_path)' \
+    alias_file='$(alias_file)' systemd_unit_directory='$(systemd_unit_directory)' \
+    initd_directory='$(initd_directory)' mail_owner='$(mail_owner)' \
+    setgid_group='$(setgid_group)' INSTALL_AS_SYSTEM_MTA='$(INSTALL_AS_SYSTEM_MTA)' \
+    INSTALL_PROGRAMS='$(INSTALL_PROGRAMS)' COMMANDS='$(COMMANDS)' \
+    NOINSTALL='$(NOINSTALL)'
+
+# print-programs: one line per installed program, "command NAME" (sbindir)
+# or "daemon NAME" (daemon_directory), for the install tests.
+print-programs:
+	@for p in $(INSTALL_PROGRAMS); do \
+	    case " $(COMMANDS) " in *" $$p "*) echo "command $$p";; *) echo "daemon $$p";; esac; \
 	done
-	@# newaliases and mailq are sendmail by other names (-bi, -bp).
-	@ln -sf sendmail "$(DESTDIR)$(sbindir)/newaliases"
-	@ln -sf sendmail "$(DESTDIR)$(sbindir)/mailq"
-	@for sec in 1 5 8; do \
-	    for f in man/man$$sec/*.$$sec; do [ -f "$$f" ] || continue; \
-	        install -d "$(DESTDIR)$(manpage_directory)/man$$sec"; \
-	        install -m 0644 "$$f" "$(DESTDIR)$(manpage_directory)/man$$sec/" || exit 1; \
-	    done; \
-	done
-	@echo "installed programs under $(DESTDIR)$(PREFIX); users, spool and" \
-	    "config setup come with the install issue"
+
+install: $(if $(filter yes,$(INSTALL_NOBUILD)),,$(PROG_BINS))
+	@$(INSTALL_ENV) DESTDIR='$(DESTDIR)' POST_INSTALL='$(POST_INSTALL)' \
+	    sh packaging/install.sh
+
+# make deb: stage a make install (as the host's MTA) in $(DEBDIR)/deb and
+# pack it with dpkg-deb into $(DEBDIR)/postern_VERSION_ARCH.deb.
+DEBDIR ?= $(BUILD)
+deb: $(if $(filter yes,$(INSTALL_NOBUILD)),,$(PROG_BINS))
+	@$(INSTALL_ENV) VERSION='$(VERSION_STRING)' DEBDIR='$(DEBDIR)' sh packaging/make-deb.sh
 
 deps:
 	@tools/deps
